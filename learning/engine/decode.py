@@ -1,0 +1,56 @@
+"""Heatmaps (+ locref offsets) -> keypoint coordinates and likelihoods, vectorized."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from learning.engine.targets import cell_centers
+
+Refine = Literal["locref", "quadratic", "none"]
+
+
+def decode_heatmaps(
+    heatmaps: torch.Tensor,
+    locref: torch.Tensor | None,
+    stride: int,
+    locref_scale_px: float,
+    refine: Refine = "locref",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Peak of each heatmap, refined to sub-pixel precision.
+
+    heatmaps: (N, K, h, w) probabilities in [0, 1]; locref: (N, K, 2, h, w) or None.
+    Returns xy (N, K, 2) in network-input pixels and likelihood (N, K) = the peak value.
+    `refine`: "locref" adds the predicted offset at the peak (falls back to "quadratic" when there
+    is no locref); "quadratic" fits a parabola to the log-heatmap around the peak per axis (exact
+    for a Gaussian); "none" returns the peak cell centre.
+    """
+    n, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(n, k, h * w)
+    likelihood, index = flat.max(dim=-1)
+    iy, ix = index // w, index % w
+    x = cell_centers(w, stride, heatmaps.device)[ix]
+    y = cell_centers(h, stride, heatmaps.device)[iy]
+    if refine == "locref" and locref is not None:
+        offsets = locref.reshape(n, k, 2, h * w)
+        picked = torch.gather(offsets, 3, index[:, :, None, None].expand(n, k, 2, 1))[..., 0]
+        x = x + picked[..., 0] * locref_scale_px
+        y = y + picked[..., 1] * locref_scale_px
+    elif refine != "none":
+        x = x + stride * _parabola_offset(flat, index, ix, 1, w)
+        y = y + stride * _parabola_offset(flat, index, iy, w, h)
+    return torch.stack((x, y), dim=-1), likelihood.clamp(0.0, 1.0)
+
+
+def _parabola_offset(
+    flat: torch.Tensor, index: torch.Tensor, pos: torch.Tensor, step: int, size: int
+) -> torch.Tensor:
+    """Sub-cell offset (N, K) in [-0.5, 0.5] of the log-parabola vertex through peak +- 1 cell."""
+    lo = torch.gather(flat, 2, (index - step * (pos > 0).long())[..., None])[..., 0]
+    hi = torch.gather(flat, 2, (index + step * (pos < size - 1).long())[..., None])[..., 0]
+    mid = torch.gather(flat, 2, index[..., None])[..., 0]
+    lo, mid, hi = (torch.log(v.clamp_min(1e-10)) for v in (lo, mid, hi))
+    curvature = lo - 2 * mid + hi
+    offset = torch.where(curvature < 0, 0.5 * (lo - hi) / curvature.clamp(max=-1e-12), 0.0)
+    return offset.clamp(-0.5, 0.5)

@@ -1,0 +1,335 @@
+"""The one training entry point: `train(...)` wires data, targets, network, loss and checkpoints."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, get_worker_info
+
+from learning.engine.checkpoint import load_checkpoint, save_checkpoint
+from learning.engine.config import ModelConfig, TrainConfig
+from learning.engine.data import PoseDataset, PoseSample, training_size
+from learning.engine.decode import decode_heatmaps
+from learning.engine.loss import pose_loss
+from learning.engine.network import PoseNet, build_model
+from learning.engine.targets import make_targets
+
+logger = logging.getLogger(__name__)
+
+# Config keys that change the architecture or output meaning; a warm start must match them.
+_ARCHITECTURE_KEYS = ("num_keypoints", "backbone", "heatmap_stride", "head_channels", "locref")
+
+
+class TrainingCancelled(Exception):
+    """Raised when `should_stop()` returned True during training."""
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """Reported after every epoch; val_loss is None without validation samples."""
+
+    epoch: int
+    max_epochs: int
+    step: int
+    train_loss: float
+    val_loss: float | None
+    elapsed_s: float
+    eta_s: float
+
+
+@dataclass
+class TrainResult:
+    """Outcome of `train`. `model` holds the best weights (eval mode).
+
+    data_share: fraction of training-step wall time spent waiting for batches (loading,
+    augmentation) and building targets. stopped_by: "epochs", "time", "early_stopping".
+    """
+
+    checkpoint_path: str | None
+    history: list[dict[str, Any]]
+    epochs: int
+    seconds: float
+    device: str
+    images_per_s: float
+    data_share: float
+    best_val_loss: float | None
+    stopped_by: str
+    model: PoseNet = field(repr=False)
+
+
+def resolve_device(name: str) -> torch.device:
+    """"auto" -> CUDA when available, else CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but CUDA is not available")
+    return torch.device(name)
+
+
+def split_samples(
+    samples: Sequence[PoseSample], val_fraction: float, seed: int
+) -> tuple[list[PoseSample], list[PoseSample]]:
+    """Random (seeded) train/validation split; at least one validation sample if fraction > 0."""
+    order = np.random.default_rng(seed).permutation(len(samples))
+    n_val = max(1, round(len(samples) * val_fraction)) if val_fraction > 0 else 0
+    n_val = min(n_val, len(samples) - 1)
+    return [samples[i] for i in order[n_val:]], [samples[i] for i in order[:n_val]]
+
+
+def lr_factor(progress: float, warmup_frac: float) -> float:
+    """Linear warmup then cosine to zero, as a function of run progress in [0, 1]."""
+    progress = min(max(progress, 0.0), 1.0)
+    if progress < warmup_frac:
+        return max(progress / warmup_frac, 1e-3)
+    span = max(1e-9, 1.0 - warmup_frac)
+    return 0.5 * (1.0 + math.cos(math.pi * (progress - warmup_frac) / span))
+
+
+def _seed_worker(worker_id: int) -> None:
+    info = get_worker_info()
+    if info is not None:
+        info.dataset.rng = np.random.default_rng(info.seed % 2**32)
+
+
+def _init_model(
+    model_cfg: ModelConfig, init_checkpoint: str | None
+) -> PoseNet:
+    if init_checkpoint is None:
+        return build_model(model_cfg)
+    ckpt = load_checkpoint(init_checkpoint)
+    old = ckpt["model_config"]
+    mismatched = [k for k in _ARCHITECTURE_KEYS if old.get(k) != getattr(model_cfg, k)]
+    if mismatched:
+        raise ValueError(f"init checkpoint does not match the model config in {mismatched}")
+    model = build_model(dataclasses.replace(model_cfg, pretrained=None))
+    model.load_state_dict(ckpt["state_dict"])
+    return model
+
+
+@dataclass
+class _Counters:
+    """Running totals across epochs (wall-clock seconds measured with perf_counter)."""
+
+    start: float
+    step: int = 0
+    images: int = 0
+    data_s: float = 0.0
+    compute_s: float = 0.0
+
+
+def _train_epoch(
+    model: PoseNet,
+    loader: DataLoader[dict[str, torch.Tensor]],
+    optimizer: torch.optim.Optimizer,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    device: torch.device,
+    memory_format: torch.memory_format,
+    counters: _Counters,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[list[float], bool]:
+    """One pass over `loader`; returns the step losses and whether the time budget ran out."""
+    budget_s = train_cfg.max_minutes * 60.0
+    total_steps = max(1, train_cfg.max_epochs * len(loader))
+    stride = model_cfg.heatmap_stride
+    model.train()
+    losses: list[float] = []
+    fetch_start = time.perf_counter()
+    for batch in loader:
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled(f"cancelled at step {counters.step}")
+        images = batch["image"].to(device, non_blocking=True).float().div_(255)
+        images = images.contiguous(memory_format=memory_format)
+        targets = make_targets(
+            batch["keypoints"].to(device), batch["weights"].to(device),
+            (images.shape[-2] // stride, images.shape[-1] // stride), stride,
+            model_cfg.sigma_px, model_cfg.locref_radius_px, model_cfg.locref_scale_px,
+        )
+        compute_start = time.perf_counter()
+        counters.data_s += compute_start - fetch_start
+        run_progress = max(counters.step / total_steps, (compute_start - counters.start) / budget_s)
+        for group in optimizer.param_groups:
+            group["lr"] = train_cfg.lr * lr_factor(run_progress, train_cfg.warmup_frac)
+        heat_logits, locref = model(images)
+        loss, _ = pose_loss(heat_logits, locref, targets, train_cfg.locref_loss_weight)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        counters.step += 1
+        counters.images += images.shape[0]
+        fetch_start = time.perf_counter()
+        counters.compute_s += fetch_start - compute_start
+        if fetch_start - counters.start >= budget_s:
+            return losses, True
+    return losses, False
+
+
+def train(
+    train_samples: Sequence[PoseSample],
+    val_samples: Sequence[PoseSample] | None,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    *,
+    init_checkpoint: str | None = None,
+    progress: Callable[[TrainProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    checkpoint_path: str | None = None,
+    keypoint_names: Sequence[str] | None = None,
+) -> TrainResult:
+    """Train a PoseNet and keep the epoch with the lowest validation loss.
+
+    Without `val_samples`, `train_cfg.val_fraction` of `train_samples` is held out (0 = none;
+    then the last epoch is kept). `init_checkpoint` warm-starts from an earlier model (its
+    architecture and keypoint count must match, else ValueError). The best checkpoint is written
+    atomically to `checkpoint_path` whenever it improves. Raises TrainingCancelled when
+    `should_stop()` (polled every step) returns True.
+    """
+    train_samples, val_samples = _check_and_split(train_samples, val_samples, model_cfg, train_cfg)
+    device = resolve_device(train_cfg.device)
+    if train_cfg.num_threads:
+        torch.set_num_threads(train_cfg.num_threads)
+    torch.manual_seed(train_cfg.seed)
+    memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
+    loader, val_ds = _make_data(train_samples, val_samples, model_cfg, train_cfg)
+    model = _init_model(model_cfg, init_checkpoint).to(device, memory_format=memory_format)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
+    )
+    budget_s = train_cfg.max_minutes * 60.0
+    history: list[dict[str, Any]] = []
+    best_loss, best_state, best_epoch = math.inf, None, 0
+    counters = _Counters(start=time.perf_counter())
+    stopped_by, epoch = "epochs", 0
+    for epoch in range(1, train_cfg.max_epochs + 1):
+        losses, out_of_time = _train_epoch(
+            model, loader, optimizer, model_cfg, train_cfg, device, memory_format, counters,
+            should_stop,
+        )
+        val = _validate(model, val_ds, model_cfg, train_cfg, device, memory_format)
+        elapsed = time.perf_counter() - counters.start
+        train_loss = float(np.mean(losses)) if losses else math.nan
+        val_loss = val[0] if val else None
+        history.append({
+            "epoch": epoch, "step": counters.step, "train_loss": train_loss, "val_loss": val_loss,
+            "val_rmse_px": val[1] if val else None, "lr": optimizer.param_groups[0]["lr"],
+            "elapsed_s": elapsed,
+        })
+        score = val_loss if val_loss is not None else -float(epoch)  # no validation: keep latest
+        if score < best_loss:
+            best_loss, best_epoch = score, epoch
+            best_state = copy.deepcopy(model.state_dict())
+            if checkpoint_path is not None:
+                meta = {"epoch": epoch, "val_loss": val_loss, "train_config": train_cfg.to_dict()}
+                save_checkpoint(checkpoint_path, model, model_cfg, keypoint_names, meta)
+        if progress is not None:
+            remaining = max(0.0, budget_s - elapsed)
+            eta = min(elapsed / epoch * (train_cfg.max_epochs - epoch), remaining)
+            progress(TrainProgress(epoch, train_cfg.max_epochs, counters.step, train_loss,
+                                   val_loss, elapsed, eta))
+        logger.info("epoch %d step %d train %.5f val %s", epoch, counters.step, train_loss, val)
+        if out_of_time:
+            stopped_by = "time"
+            break
+        if val and epoch - best_epoch >= train_cfg.patience:
+            stopped_by = "early_stopping"
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    busy_s = max(1e-9, counters.data_s + counters.compute_s)
+    return TrainResult(
+        checkpoint_path=checkpoint_path,
+        history=history,
+        epochs=epoch,
+        seconds=time.perf_counter() - counters.start,
+        device=str(device),
+        images_per_s=counters.images / busy_s,
+        data_share=counters.data_s / busy_s,
+        best_val_loss=best_loss if val_samples else None,
+        stopped_by=stopped_by,
+        model=model.eval(),
+    )
+
+
+def _check_and_split(
+    train_samples: Sequence[PoseSample],
+    val_samples: Sequence[PoseSample] | None,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+) -> tuple[list[PoseSample], list[PoseSample]]:
+    if not train_samples:
+        raise ValueError("no training samples")
+    for sample in [*train_samples, *(val_samples or [])]:
+        if sample.keypoints.shape != (model_cfg.num_keypoints, 2):
+            raise ValueError(f"{sample.image_path}: expected {model_cfg.num_keypoints} keypoints")
+    if not val_samples and train_cfg.val_fraction > 0 and len(train_samples) > 1:
+        return split_samples(train_samples, train_cfg.val_fraction, train_cfg.seed)
+    return list(train_samples), list(val_samples or [])
+
+
+def _make_data(
+    train_samples: list[PoseSample],
+    val_samples: list[PoseSample],
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+) -> tuple[DataLoader[dict[str, torch.Tensor]], PoseDataset]:
+    scale = model_cfg.input_scale
+    size = train_cfg.augment.crop_size or training_size(train_samples, scale)
+    train_ds = PoseDataset(train_samples, scale, size, train_cfg.augment, seed=train_cfg.seed)
+    val_ds = PoseDataset(
+        val_samples, scale, training_size(val_samples, scale) if val_samples else size, None
+    )
+    loader = DataLoader(
+        train_ds,
+        batch_size=train_cfg.batch_size,
+        shuffle=True,
+        drop_last=len(train_ds) > train_cfg.batch_size,
+        num_workers=train_cfg.num_workers,
+        persistent_workers=train_cfg.num_workers > 0,
+        worker_init_fn=_seed_worker,
+        generator=torch.Generator().manual_seed(train_cfg.seed),
+    )
+    return loader, val_ds
+
+
+@torch.no_grad()
+def _validate(
+    model: PoseNet,
+    dataset: PoseDataset,
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    device: torch.device,
+    memory_format: torch.memory_format,
+) -> tuple[float, float] | None:
+    """(mean loss, RMSE in network-input pixels / input_scale) over the validation set."""
+    if len(dataset) == 0:
+        return None
+    model.eval()
+    total, count, sq_errors = 0.0, 0, []
+    loader = DataLoader(dataset, batch_size=train_cfg.batch_size, shuffle=False)
+    for batch in loader:
+        images = batch["image"].to(device).float().div_(255).contiguous(memory_format=memory_format)
+        heat_logits, locref = model(images)
+        keypoints, weights = batch["keypoints"].to(device), batch["weights"].to(device)
+        targets = make_targets(
+            keypoints, weights, tuple(heat_logits.shape[-2:]), model_cfg.heatmap_stride,
+            model_cfg.sigma_px, model_cfg.locref_radius_px, model_cfg.locref_scale_px,
+        )
+        loss, _ = pose_loss(heat_logits, locref, targets, train_cfg.locref_loss_weight)
+        total += float(loss) * images.shape[0]
+        count += images.shape[0]
+        xy, _ = decode_heatmaps(torch.sigmoid(heat_logits), locref, model_cfg.heatmap_stride,
+                                model_cfg.locref_scale_px)
+        dist = (xy - keypoints).norm(dim=-1) / model_cfg.input_scale
+        sq_errors.append(dist[weights > 0])
+    errors = torch.cat(sq_errors)
+    return total / max(1, count), float(errors.mean()) if errors.numel() else math.nan

@@ -1,0 +1,229 @@
+"""Pose tables from video analysis, DeepLabCut style, plus plain CSV exports and filters.
+
+A pose table holds, for every video frame, x, y and likelihood of each body part.
+DeepLabCut writes it as ``<video stem><scorer>.h5`` (key ``df_with_missing``, PyTables
+table format, float32, integer frame index 0..N-1) with a ``.csv`` of 3 header rows;
+``movement`` and sleap-io read that layout.
+"""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .dlc import COLUMN_NAMES, HDF_KEY, read_hdf_frame
+from .errors import FormatError
+from .pose import check_names
+
+POSE_COORDS = ["x", "y", "likelihood"]
+
+
+@dataclass
+class PoseTable:
+    """Per-frame poses of one animal.
+
+    poses: float64 (frames, keypoints, 3) holding x, y, likelihood; NaN x/y = no position.
+    """
+
+    scorer: str
+    bodyparts: list[str]
+    poses: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.bodyparts = check_names(self.bodyparts, "body parts")
+        if not self.bodyparts:
+            raise FormatError("a pose table needs at least one body part")
+        if not isinstance(self.scorer, str) or not self.scorer:
+            raise FormatError("a pose table needs a scorer name")
+        poses = np.asarray(self.poses, dtype=np.float64)
+        if poses.ndim != 3 or poses.shape[1:] != (len(self.bodyparts), 3):
+            raise FormatError(
+                f"poses must be shaped (frames, {len(self.bodyparts)}, 3), got {poses.shape}"
+            )
+        if np.isinf(poses).any():
+            raise FormatError("poses contain infinite values")
+        likelihood = poses[..., 2]
+        if ((likelihood < 0) | (likelihood > 1)).any():
+            raise FormatError("likelihood values must lie in [0, 1]")
+        self.poses = poses
+
+    @property
+    def keypoints(self) -> np.ndarray:
+        """Positions in the shared vocabulary: (frames, 1, keypoints, 2)."""
+        return self.poses[:, None, :, :2]
+
+    @property
+    def likelihood(self) -> np.ndarray:
+        """Likelihoods: (frames, 1, keypoints)."""
+        return self.poses[:, None, :, 2]
+
+
+def pose_frame(table: PoseTable) -> pd.DataFrame:
+    """The DeepLabCut DataFrame (float32, columns scorer/bodyparts/coords, index 0..N-1)."""
+    columns = pd.MultiIndex.from_product(
+        [[table.scorer], table.bodyparts, POSE_COORDS], names=COLUMN_NAMES
+    )
+    n = table.poses.shape[0]
+    return pd.DataFrame(
+        table.poses.reshape(n, -1).astype(np.float32),
+        index=pd.Index(np.arange(n, dtype=np.int64)),
+        columns=columns,
+    )
+
+
+def write_pose_table(
+    path_stem: str | Path, scorer: str, bodyparts: Sequence[str], poses: np.ndarray
+) -> tuple[Path, Path]:
+    """Write ``<stem>.h5`` and ``<stem>.csv``; poses (frames, keypoints, 3) x, y, likelihood.
+
+    Values are stored as float32, like DeepLabCut. Returns (h5 path, csv path).
+    """
+    table = PoseTable(scorer, list(bodyparts), poses)
+    df = pose_frame(table)
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    h5_path = stem.with_name(stem.name + ".h5")
+    csv_path = stem.with_name(stem.name + ".csv")
+    df.to_hdf(h5_path, key=HDF_KEY, format="table", mode="w")
+    df.to_csv(csv_path)
+    return h5_path, csv_path
+
+
+def read_pose_table(path: str | Path) -> PoseTable:
+    """Read a DeepLabCut pose table (.h5 or .csv with 3 header rows) and validate it.
+
+    Values come back as float64 holding the stored float32 values.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FormatError("file not found", path)
+    if path.stat().st_size == 0:
+        raise FormatError("file is empty", path)
+    try:
+        df = _read_pose_csv(path) if path.suffix.lower() == ".csv" else read_hdf_frame(path)
+        return _table_from_frame(df)
+    except FormatError as exc:
+        if exc.path is not None:
+            raise
+        raise FormatError(exc.problem, path) from exc
+
+
+def _read_pose_csv(path: Path) -> pd.DataFrame:
+    with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+        rows = csv.reader(fh)
+        widths = [(len(row), row[0] if row else "") for row in rows]
+    first = [cell for _, cell in widths[:4]]
+    if len(first) > 1 and first[1] == "individuals":
+        raise FormatError("multi-animal pose tables are not supported yet")
+    if first[:3] != COLUMN_NAMES:
+        raise FormatError(
+            f"expected 3 header rows starting scorer / bodyparts / coords, found {first[:3]}"
+        )
+    # pandas pads short rows with NaN; a truncated file must fail instead.
+    for line, (width, _) in enumerate(widths, start=1):
+        if width != widths[0][0]:
+            raise FormatError(
+                f"line {line} has {width} fields, expected {widths[0][0]} (truncated or malformed)"
+            )
+    try:
+        df = pd.read_csv(path, header=[0, 1, 2], index_col=0)
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise FormatError(f"malformed CSV ({exc})") from exc
+    df.columns = df.columns.set_names(COLUMN_NAMES)
+    return df
+
+
+def _table_from_frame(df: pd.DataFrame) -> PoseTable:
+    names = list(df.columns.names)
+    if "individuals" in names or df.columns.nlevels == 4:
+        raise FormatError("multi-animal pose tables are not supported yet")
+    if df.columns.nlevels != 3:
+        raise FormatError(f"columns must have the levels {COLUMN_NAMES}, found {names}")
+    bad = [str(c) for c, dtype in df.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+    if bad:
+        raise FormatError(f"non-numeric values (or a truncated row) in column(s) {bad[:3]}")
+    scorers = df.columns.get_level_values(0).unique().tolist()
+    if len(scorers) != 1:
+        raise FormatError(f"expected one scorer, found {scorers}")
+    bodyparts = list(dict.fromkeys(df.columns.get_level_values(1)))
+    wanted = pd.MultiIndex.from_product([scorers, bodyparts, POSE_COORDS])
+    if len(df.columns) != len(wanted) or not df.columns.equals(wanted):
+        raise FormatError(
+            f"expected columns x, y, likelihood per body part, found {len(df.columns)} columns"
+        )
+    frames = np.asarray(df.index)
+    if not np.issubdtype(frames.dtype, np.integer) or not np.array_equal(
+        frames, np.arange(len(frames))
+    ):
+        raise FormatError("the row index must be the frame numbers 0..N-1")
+    # Pose tables are float32 (the CSV holds float32 reprs), so both files read alike.
+    values = df.to_numpy(dtype=np.float32).astype(np.float64)
+    poses = values.reshape(len(df), len(bodyparts), 3)
+    return PoseTable(str(scorers[0]), [str(b) for b in bodyparts], poses)
+
+
+def apply_pcutoff(poses: np.ndarray, cutoff: float) -> np.ndarray:
+    """Copy of poses (frames, keypoints, 3) with x, y set to NaN where likelihood < cutoff."""
+    out = np.array(poses, dtype=np.float64, copy=True)
+    low = out[..., 2] < cutoff
+    out[..., :2][low] = np.nan
+    return out
+
+
+def median_filter(poses: np.ndarray, window: int) -> np.ndarray:
+    """Running median of x and y over time, ignoring NaN; likelihood is kept as is.
+
+    poses: (frames, keypoints, 3); ``window`` is an odd number of frames. A frame whose
+    whole window is NaN stays NaN.
+    """
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number, got {window}")
+    out = np.array(poses, dtype=np.float64, copy=True)
+    half = window // 2
+    xy = out[..., :2]
+    padded = np.pad(xy, ((half, half), (0, 0), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, window, axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows stay NaN
+        out[..., :2] = np.nanmedian(windows, axis=-1)
+    return out
+
+
+def write_pose_csv(
+    path: str | Path,
+    bodyparts: Sequence[str],
+    poses: np.ndarray,
+    layout: str = "wide",
+) -> Path:
+    """Plain CSV for spreadsheets; poses (frames, keypoints, 3).
+
+    ``wide``: one row per frame, columns frame, <part>_x, <part>_y, <part>_likelihood.
+    ``long``: one row per frame and body part, columns frame, bodypart, x, y, likelihood.
+    """
+    table = PoseTable("export", list(bodyparts), poses)
+    n, k, _ = table.poses.shape
+    if layout == "wide":
+        df = pd.DataFrame(
+            table.poses.reshape(n, -1),
+            columns=[f"{bp}_{c}" for bp in table.bodyparts for c in POSE_COORDS],
+        )
+        df.insert(0, "frame", np.arange(n))
+    elif layout == "long":
+        df = pd.DataFrame(
+            {
+                "frame": np.repeat(np.arange(n), k),
+                "bodypart": np.tile(np.array(table.bodyparts, dtype=object), n),
+                **{c: table.poses[..., i].ravel() for i, c in enumerate(POSE_COORDS)},
+            }
+        )
+    else:
+        raise ValueError(f"layout must be 'wide' or 'long', got {layout!r}")
+    path = Path(path)
+    df.to_csv(path, index=False)
+    return path

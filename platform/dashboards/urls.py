@@ -1,0 +1,5 @@
+"""Dashboard pages under /projects/<project_id>/."""
+
+from django.urls import path  # noqa: F401
+
+urlpatterns: list = []

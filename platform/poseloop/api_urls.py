@@ -1,0 +1,38 @@
+"""All API routes: /api/…"""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.authtoken.views import obtain_auth_token
+
+from accounts import api as accounts_api
+from jobs import api as jobs_api
+from projects import api as projects_api
+from videos import api as videos_api
+
+project_routes = [
+    path("", projects_api.ProjectDetailApi.as_view(), name="project"),
+    path("skeleton/", projects_api.SkeletonApi.as_view(), name="skeleton"),
+    path("members/", accounts_api.MemberListApi.as_view(), name="members"),
+    path("members/<int:member_id>/", accounts_api.MemberDetailApi.as_view(), name="member"),
+    path("invitations/", accounts_api.InvitationListApi.as_view(), name="invitations"),
+    path("videos/", videos_api.VideoListApi.as_view(), name="videos"),
+    path("videos/<int:video_id>/", videos_api.VideoDetailApi.as_view(), name="video"),
+    path("videos/<int:video_id>/extract/", videos_api.ExtractFramesApi.as_view(), name="extract"),
+    path("frames/", videos_api.FrameListApi.as_view(), name="frames"),
+    path("frames/<int:frame_id>/", videos_api.FrameDetailApi.as_view(), name="frame"),
+    path("frames/<int:frame_id>/image/", videos_api.FrameImageApi.as_view(), name="frame-image"),
+    path("jobs/", jobs_api.JobListApi.as_view(), name="jobs"),
+    path("jobs/<int:job_id>/", jobs_api.JobDetailApi.as_view(), name="job"),
+    path("jobs/<int:job_id>/cancel/", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
+    path("", include("annotation.api_urls")),
+    path("", include("learning.api_urls")),
+]
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("auth/token/", obtain_auth_token, name="token-obtain"),
+    path("me/token/", accounts_api.MyTokenApi.as_view(), name="my-token"),
+    path("projects/", projects_api.ProjectListApi.as_view(), name="projects"),
+    path("projects/<int:project_id>/", include(project_routes)),
+]

@@ -1,0 +1,41 @@
+"""`python manage.py bench <name> …`: benchmarks that print figures, last line one JSON object.
+
+Each benchmark lives next to the code it measures, as a module with
+`add_arguments(parser)` and `run(options, stdout) -> dict`; this command only dispatches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+BENCHMARKS = {
+    "queue": "annotation.bench_queue",
+    "load": "annotation.bench_load",
+    "train": "learning.bench_train",
+    "infer": "learning.bench_infer",
+    "score": "learning.bench_score",
+}
+
+
+class Command(BaseCommand):
+    help = "Run a benchmark; prints progress, then one JSON object as the last line."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="benchmark", required=True)
+        for name, module_path in BENCHMARKS.items():
+            try:
+                module = importlib.import_module(module_path)
+            except ModuleNotFoundError as exc:
+                if exc.name != module_path:  # a real error inside an existing benchmark
+                    raise
+                continue
+            module.add_arguments(sub.add_parser(name, help=(module.__doc__ or "").strip()))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        module = importlib.import_module(BENCHMARKS[options["benchmark"]])
+        result = module.run(options, self.stdout)
+        self.stdout.write(json.dumps(result, default=float))

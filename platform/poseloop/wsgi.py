@@ -1,0 +1,15 @@
+"""WSGI entry point (gunicorn poseloop.wsgi)."""
+
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from poseloop.paths import add_project_paths  # noqa: E402
+
+add_project_paths()
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "poseloop.settings")
+
+from django.core.wsgi import get_wsgi_application  # noqa: E402
+
+application = get_wsgi_application()

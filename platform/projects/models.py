@@ -1,0 +1,124 @@
+"""Projects and their skeleton: ordered body parts, edges, left/right pairs, loop settings."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+
+class SelectionStrategy(models.TextChoices):
+    RANDOM = "random", "Random"
+    KMEANS = "kmeans", "K-means diversity"
+    UNCERTAINTY = "uncertainty", "Uncertainty"
+    HYBRID = "hybrid", "Hybrid (uncertainty + diversity)"
+
+
+class Backbone(models.TextChoices):
+    RESNET18 = "resnet18", "ResNet-18"
+    RESNET50 = "resnet50", "ResNet-50"
+    MOBILENET_V3 = "mobilenet_v3_large", "MobileNetV3-Large"
+    EFFICIENTNET_B0 = "efficientnet_b0", "EfficientNet-B0"
+
+
+def validate_weights(value: object) -> None:
+    """Acquisition weights: a mapping of score name to a number >= 0."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, int | float) and not isinstance(v, bool) and v >= 0
+        for k, v in value.items()
+    ):
+        raise ValidationError("A mapping of score name to a weight >= 0.")
+
+
+class Project(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The loop's settings.
+    retrain_after_labels = models.PositiveIntegerField(
+        default=20, help_text="Retrain after this many new labels (0: off)."
+    )
+    retrain_every_hours = models.PositiveIntegerField(
+        default=0, help_text="Also retrain on a schedule, every N hours (0: off)."
+    )
+    queue_size = models.PositiveIntegerField(default=50, validators=[MaxValueValidator(10_000)])
+    selection_strategy = models.CharField(
+        max_length=20, choices=SelectionStrategy.choices, default=SelectionStrategy.HYBRID
+    )
+    selection_batch_size = models.PositiveIntegerField(
+        default=20, validators=[MinValueValidator(1), MaxValueValidator(1000)]
+    )
+    acquisition_weights = models.JSONField(default=dict, blank=True, validators=[validate_weights])
+    double_label_fraction = models.FloatField(
+        default=0.0,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+        help_text="Share of frames labeled by two annotators (agreement).",
+    )
+    lease_minutes = models.PositiveIntegerField(
+        default=10, validators=[MinValueValidator(1), MaxValueValidator(24 * 60)]
+    )
+    backbone = models.CharField(max_length=40, choices=Backbone.choices, default=Backbone.RESNET18)
+    input_scale = models.FloatField(
+        default=0.5,
+        validators=[MinValueValidator(0.1), MaxValueValidator(2.0)],
+        help_text="Images are resized by this factor.",
+    )
+    require_improvement = models.BooleanField(
+        default=True, help_text="A new model becomes current only if it beats the current one."
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def bodypart_names(self) -> list[str]:
+        """Body part names in their order."""
+        return [bp.name for bp in self.bodyparts.all()]
+
+
+class BodyPart(models.Model):
+    """A keypoint type. Labels refer to it by id, so renaming keeps them."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="bodyparts")
+    name = models.CharField(max_length=60)
+    order = models.PositiveIntegerField()
+    color = models.CharField(max_length=7, default="#e6194b")
+    mirror = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Left/right partner, swapped by horizontal-flip augmentation.",
+    )
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name"], name="unique_bodypart_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SkeletonEdge(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="edges")
+    source = models.ForeignKey(BodyPart, on_delete=models.CASCADE, related_name="+")
+    target = models.ForeignKey(BodyPart, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "target"], name="unique_skeleton_edge"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source.name}–{self.target.name}"

@@ -1,0 +1,83 @@
+"""Fixtures shared by the whole suite: users in every role, a project, synthetic videos."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
+
+SHARED_DATA = Path(
+    os.environ.get("POSELOOP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_media(settings, tmp_path_factory):
+    """Every test writes media into its own folder and runs Celery tasks eagerly."""
+    media = tmp_path_factory.mktemp("media")
+    settings.MEDIA_ROOT = str(media)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(media)},
+        },
+    }
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from poseloop.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The real DeepLabCut example data (POSELOOP_SHARED_DATA); skips where it is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA} (set POSELOOP_SHARED_DATA)")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def project(db):
+    return ProjectFactory()
+
+
+@pytest.fixture
+def users(project):
+    """One user per role around `project`, plus an outsider, a PI of another project, staff."""
+    other = ProjectFactory()
+    people = {
+        "pi": MembershipFactory(project=project, role=Role.PI).user,
+        "annotator": MembershipFactory(project=project, role=Role.ANNOTATOR).user,
+        "reviewer": MembershipFactory(project=project, role=Role.REVIEWER).user,
+        "other_pi": MembershipFactory(project=other, role=Role.PI).user,
+        "outsider": UserFactory(),
+        "staff": UserFactory(is_staff=True),
+    }
+    return people
+
+
+@pytest.fixture
+def api():
+    """An API client; call api.force_authenticate(user) or use `as_user`."""
+    return APIClient()
+
+
+@pytest.fixture
+def as_user(users):
+    """as_user("pi") → an APIClient authenticated as that role's user (None: anonymous)."""
+
+    def make(role: str | None) -> APIClient:
+        client = APIClient()
+        if role is not None:
+            client.force_authenticate(users[role])
+        return client
+
+    return make
