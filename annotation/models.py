@@ -55,7 +55,9 @@ class QueueEntry(models.Model):
     project = models.ForeignKey(
         "projects.Project", on_delete=models.CASCADE, related_name="queue_entries"
     )
-    frame = models.ForeignKey("videos.Frame", on_delete=models.CASCADE, related_name="queue_entries")
+    frame = models.ForeignKey(
+        "videos.Frame", on_delete=models.CASCADE, related_name="queue_entries"
+    )
     priority = models.FloatField(default=0.0)
     reason = models.CharField(max_length=12, choices=QueueReason.choices)
     components = models.JSONField(default=dict, blank=True, help_text="Score name → value.")

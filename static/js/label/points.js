@@ -10,14 +10,16 @@ export class PointSet {
     this.points = parts.map((p) => ({ bodypart: p.id, x: null, y: null, state: VISIBLE }));
   }
 
-  // Take points from the API (any order; matched by body-part id).
-  load(list) {
+  // Take points from the API (any order; matched by body-part id). In a draft, absent means
+  // "not decided yet" (see `payload`), so it comes back as an unplaced part.
+  load(list, { draft = false } = {}) {
     const byId = new Map((list || []).map((p) => [p.bodypart, p]));
     this.points = this.parts.map((part) => {
       const p = byId.get(part.id);
       if (!p) return { bodypart: part.id, x: null, y: null, state: VISIBLE };
       const hasXY = p.x !== null && p.x !== undefined && p.y !== null && p.y !== undefined;
-      const state = p.state === ABSENT ? ABSENT : p.state === OCCLUDED ? OCCLUDED : VISIBLE;
+      let state = p.state === ABSENT ? ABSENT : p.state === OCCLUDED ? OCCLUDED : VISIBLE;
+      if (draft && state === ABSENT) state = VISIBLE;
       return {
         bodypart: part.id,
         x: hasXY && state !== ABSENT ? Number(p.x) : null,
@@ -115,14 +117,12 @@ export class PointSet {
     this.points = snapshot.map((p) => ({ ...p }));
   }
 
-  // The API's shape: one point per body part; undecided parts go out with null coordinates.
+  // The API's shape: one point per body part. The API has no "not yet placed" state, so an
+  // undecided part goes out as absent (null x/y); drafts read it back as undecided (`load`).
   payload() {
-    return this.points.map((p) => ({
-      bodypart: p.bodypart,
-      x: p.state === ABSENT || p.x === null ? null : round2(p.x),
-      y: p.state === ABSENT || p.y === null ? null : round2(p.y),
-      state: p.state,
-    }));
+    return this.points.map((p, i) => (this.isPlaced(i)
+      ? { bodypart: p.bodypart, x: round2(p.x), y: round2(p.y), state: p.state }
+      : { bodypart: p.bodypart, x: null, y: null, state: ABSENT }));
   }
 }
 

@@ -1,0 +1,120 @@
+"""Agreement between annotators, and the consensus keypoints the learning app trains on."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from typing import TypedDict
+
+import numpy as np
+from django.db import transaction
+from django.db.models import Avg, Count
+
+from annotation.models import COUNTED_STATUSES, AgreementRecord, Label, Point, PointState
+from projects.models import Project
+from videos.models import Frame
+
+
+class BodyPartAgreement(TypedDict):
+    id: int
+    name: str
+    mean_px: float | None
+    n_frames: int
+
+
+class ProjectAgreement(TypedDict):
+    n_frames: int
+    bodyparts: list[BodyPartAgreement]
+
+
+def _placed(points: list[Point]) -> dict[int, tuple[float, float]]:
+    return {p["bodypart"]: (float(p["x"]), float(p["y"]))  # type: ignore[arg-type]
+            for p in points if p["state"] != PointState.ABSENT and p["x"] is not None}
+
+
+def pairwise_distances(labels: Sequence[list[Point]]) -> dict[int, tuple[float, int]]:
+    """Body part id → (mean pixel distance over annotator pairs that both placed it, n pairs)."""
+    placed = [_placed(points) for points in labels]
+    out: dict[int, tuple[float, int]] = {}
+    parts = {pk for p in placed for pk in p}
+    for part in parts:
+        dists = [math.dist(a[part], b[part]) for a, b in itertools.combinations(placed, 2)
+                 if part in a and part in b]
+        if dists:
+            out[part] = (sum(dists) / len(dists), len(dists))
+    return out
+
+
+def refresh_frame_agreement(frame_id: int) -> None:
+    """Recompute the frame's stored agreement from its submitted/accepted labels (>= 2 needed).
+
+    Locks the frame row (SELECT … FOR UPDATE) so two labels submitted at once for the same
+    frame recompute one after the other; call inside the saving transaction.
+    """
+    with transaction.atomic():
+        frame = Frame.objects.select_for_update().only("id", "project_id").get(pk=frame_id)
+        labels = list(Label.objects.filter(frame_id=frame_id, status__in=COUNTED_STATUSES)
+                      .values_list("points", flat=True))
+        AgreementRecord.objects.filter(frame_id=frame_id).delete()
+        if len(labels) < 2:
+            return
+        AgreementRecord.objects.bulk_create(
+            AgreementRecord(project_id=frame.project_id, frame_id=frame_id, bodypart_id=part,
+                            mean_distance_px=mean, n_pairs=n)
+            for part, (mean, n) in pairwise_distances(labels).items()
+        )
+
+
+def project_agreement(project: Project) -> ProjectAgreement:
+    """Per body part (in order): mean over double-labeled frames of the annotators' distance."""
+    records = AgreementRecord.objects.filter(project=project)
+    stats = {row["bodypart_id"]: row for row in records.values("bodypart_id")
+             .annotate(mean_px=Avg("mean_distance_px"), n_frames=Count("frame_id"))}
+    parts = project.bodyparts.order_by("order", "id")
+    return {
+        "n_frames": records.values("frame_id").distinct().count(),
+        "bodyparts": [
+            {"id": bp.pk, "name": bp.name,
+             "mean_px": stats[bp.pk]["mean_px"] if bp.pk in stats else None,
+             "n_frames": stats[bp.pk]["n_frames"] if bp.pk in stats else 0}
+            for bp in parts
+        ],
+    }
+
+
+def consensus_keypoints(project: Project, frame_ids: Sequence[int] | None = None
+                        ) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """Consensus of submitted/accepted labels per frame, in the project's body-part order.
+
+    Returns (frame ids, keypoints (N, K, 2) float64 with NaN where absent, visibility (N, K)
+    int8: 0 absent, 1 occluded, 2 visible). The position is the mean over the annotators who
+    placed the point; it is visible when at least as many said visible as occluded. Rejected
+    and draft labels are left out. Frames are those with at least one such label, in the
+    order of `frame_ids` when given, else by id.
+    """
+    parts = list(project.bodyparts.order_by("order", "id").values_list("pk", flat=True))
+    column = {pk: k for k, pk in enumerate(parts)}
+    labels = Label.objects.filter(project=project, status__in=COUNTED_STATUSES)
+    if frame_ids is not None:
+        labels = labels.filter(frame_id__in=list(frame_ids))
+    sums: dict[int, np.ndarray] = {}  # frame → (K, 4): sum x, sum y, n visible, n occluded
+    for frame_id, points in labels.values_list("frame_id", "points").order_by("frame_id"):
+        acc = sums.setdefault(frame_id, np.zeros((len(parts), 4)))
+        for p in points:
+            k = column.get(p["bodypart"])
+            if k is None or p["state"] == PointState.ABSENT or p["x"] is None:
+                continue
+            acc[k] += (p["x"], p["y"], p["state"] == PointState.VISIBLE,
+                       p["state"] == PointState.OCCLUDED)
+    order = [f for f in dict.fromkeys(frame_ids) if f in sums] if frame_ids is not None \
+        else sorted(sums)
+    keypoints = np.full((len(order), len(parts), 2), np.nan, dtype=np.float64)
+    visibility = np.zeros((len(order), len(parts)), dtype=np.int8)
+    for i, frame_id in enumerate(order):
+        acc = sums[frame_id]
+        n = acc[:, 2] + acc[:, 3]
+        placed = n > 0
+        keypoints[i, placed] = acc[placed, :2] / n[placed, None]
+        visibility[i, placed] = np.where(acc[placed, 2] >= acc[placed, 3], 2, 1)
+    return order, keypoints, visibility

@@ -1,0 +1,576 @@
+// The labeling workspace: lease a frame, place keypoints, autosave, submit, lease the next.
+
+import { Api, ApiError } from "./api.js";
+import { drawPoint, drawSkeleton, drawSuggestion } from "./overlay.js";
+import { ABSENT, History, OCCLUDED, PointSet, VISIBLE } from "./points.js";
+import { Saver } from "./saver.js";
+import { refreshModel, refreshProgress, Stopwatch } from "./status.js";
+import { ImageControls } from "./controls.js";
+import { askReason, el, releaseFocusAfterClicks, Toast, toggleHelp, typingInto } from "./ui.js";
+import { Viewer, loadImage } from "./viewer.js";
+
+const root = document.getElementById("label-app");
+const $ = (id) => document.getElementById(id);
+const api = new Api(root.dataset.api, root.dataset.csrfToken);
+const CONFIDENT = Number(root.dataset.confident || 0.6);
+const EMPTY_POLL_MS = 30000;
+const SKIP_REASONS = ["Too blurry", "Animal not in view", "Can't tell the body parts apart", "Other animal in the way"];
+const FLAG_REASONS = ["Corrupted or black frame", "Wrong video or project", "No animal in the frame", "Duplicate frame"];
+
+const state = {
+  parts: [],
+  edges: [],
+  set: null,
+  active: 0,
+  entry: null,
+  frame: null,
+  source: "human",
+  prediction: null, // Map bodypart id → {x, y, likelihood}
+  showSuggestions: true,
+  showNames: false,
+  history: new History(),
+  drag: null,
+  confirmSubmit: false,
+  busy: false,
+  emptyTimer: null,
+};
+
+const toast = new Toast($("toast"));
+const stopwatch = new Stopwatch($("timer"));
+const saveState = $("save-state");
+const viewer = new Viewer($("canvas"), {
+  onDraw: drawOverlay,
+  onPress: press,
+  onDrag: drag,
+  onRelease: release,
+  onHover: hover,
+});
+const imageControls = new ImageControls(root, viewer);
+const saver = new Saver({
+  api,
+  delay: Number(root.dataset.autosaveMs || 1500),
+  snapshot: () => ({ points: state.set.payload(), seconds_spent: stopwatch.seconds, source: state.source }),
+  onSaved: (label) => {
+    root.dataset.version = label.version;
+  },
+  onConflict: (current) => {
+    loadLabel(current);
+    toast.show(
+      `This label was changed elsewhere (now version ${current.version}). The current label is ` +
+      "loaded: check it and redo your last change if needed.", "error");
+  },
+  onStatus: (kind, text) => {
+    saveState.dataset.kind = kind;
+    saveState.textContent = text;
+  },
+});
+
+// ---- Loading frames ---------------------------------------------------------------------
+
+async function start() {
+  releaseFocusAfterClicks(root);
+  try {
+    const { data } = await api.get("skeleton/");
+    state.parts = data.bodyparts;
+    state.edges = data.edges;
+    state.set = new PointSet(state.parts);
+  } catch (error) {
+    showFatal(`Could not load the skeleton: ${error.message}`);
+    return;
+  }
+  refreshModel(api, $("model-line"));
+  setInterval(() => refreshModel(api, $("model-line")), 60000);
+  await loadNext();
+}
+
+async function loadNext() {
+  clearTimeout(state.emptyTimer);
+  root.dataset.state = "loading";
+  $("frame-info").textContent = "Loading the next frame…";
+  refreshProgress(api, $("progress"));
+  let answer;
+  try {
+    answer = await api.post("queue/next/", {}, { expect: [204] });
+  } catch (error) {
+    toast.show(`Could not get a frame: ${error.message}`, "error");
+    root.dataset.state = "error";
+    return;
+  }
+  if (answer.status === 204 || !answer.data) {
+    showEmpty();
+    return;
+  }
+  await showFrame(answer.data);
+}
+
+async function showFrame({ entry, frame, label }) {
+  state.entry = entry;
+  state.frame = frame;
+  state.prediction = null;
+  state.showSuggestions = true;
+  state.confirmSubmit = false;
+  loadLabel(label);
+  saver.reset(frame.id, label ? label.version : 0, entry.id);
+  stopwatch.start(label ? label.seconds_spent || 0 : 0);
+  root.dataset.frameId = frame.id;
+  root.dataset.entryId = entry.id;
+  root.dataset.version = label ? label.version : 0;
+  $("workspace").hidden = false;
+  $("empty").hidden = true;
+  showFrameInfo();
+  try {
+    viewer.setImage(await loadImage(frame.image_url), frame.width, frame.height);
+  } catch (error) {
+    toast.show(`${error.message} Skip (s) or flag (f) the frame.`, "error");
+  }
+  root.dataset.state = "labeling";
+  renderAll();
+  loadPrediction(frame.id);
+}
+
+function loadLabel(label) {
+  state.set.load(label ? label.points : [], { draft: !label || label.status === "draft" });
+  state.source = label && label.source === "corrected_prediction" ? "corrected_prediction" : "human";
+  state.history.clear();
+  const first = state.set.nextUndone(state.set.length - 1);
+  state.active = first >= 0 ? first : 0;
+  renderAll();
+}
+
+async function loadPrediction(frameId) {
+  try {
+    const { status, data } = await api.get(`frames/${frameId}/prediction/`, { expect: [404] });
+    if (status === 404 || !data || state.frame?.id !== frameId) return;
+    state.prediction = new Map(data.points.filter((p) => p.x !== null && p.y !== null)
+      .map((p) => [p.bodypart, p]));
+    renderAll();
+  } catch {
+    // Suggestions are a help, not a requirement: label by hand when they fail to load.
+  }
+}
+
+function showFrameInfo() {
+  const { frame, entry } = state;
+  const where = frame.frame_index === null || frame.frame_index === undefined
+    ? `Frame ${frame.id}` : `Frame ${frame.frame_index} of video ${frame.video}`;
+  const lease = entry.lease_expires_at
+    ? ` · lease until ${new Date(entry.lease_expires_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`
+    : "";
+  $("frame-info").replaceChildren(
+    el("span", { textContent: where }),
+    el("span", { class: `reason reason-${entry.reason}`, textContent: entry.reason, title: reasonTitle(entry) }),
+    el("span", { class: "meta", textContent: `${frame.width}×${frame.height}${lease}` }),
+  );
+}
+
+function reasonTitle(entry) {
+  const parts = Object.entries(entry.components || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`);
+  return `Why this frame: ${entry.reason}, priority ${Number(entry.priority).toFixed(2)}` +
+    (parts.length ? ` (${parts.join(", ")})` : "");
+}
+
+function showEmpty() {
+  state.entry = null;
+  state.frame = null;
+  saver.reset(null, 0, null);
+  stopwatch.stop();
+  viewer.clear();
+  root.dataset.state = "empty";
+  delete root.dataset.frameId;
+  $("workspace").hidden = true;
+  $("empty").hidden = false;
+  $("frame-info").textContent = "Queue empty";
+  state.emptyTimer = setTimeout(loadNext, EMPTY_POLL_MS);
+}
+
+function showFatal(text) {
+  root.dataset.state = "error";
+  toast.show(text, "error");
+}
+
+// ---- Editing ----------------------------------------------------------------------------
+
+function snapshot() {
+  return { points: state.set.snapshot(), source: state.source };
+}
+
+function restore(saved) {
+  state.set.restore(saved.points);
+  state.source = saved.source;
+}
+
+// Apply `change` (returns false when nothing changed) as one undoable step.
+function edit(change) {
+  if (!state.frame) return;
+  const before = snapshot();
+  if (change() === false) return;
+  state.history.push(before);
+  changed();
+}
+
+function changed() {
+  state.confirmSubmit = false;
+  saver.changed();
+  renderAll();
+}
+
+function clampToImage(pt) {
+  // The API takes x in [0, width], y in [0, height]; the image spans [-0.5, width - 0.5].
+  return {
+    x: Math.min(state.frame.width - 0.5, Math.max(0, pt.x)),
+    y: Math.min(state.frame.height - 0.5, Math.max(0, pt.y)),
+  };
+}
+
+function press(pt, screen) {
+  if (!state.frame || state.busy) return false;
+  const hit = state.set.hit(viewer, screen.x, screen.y);
+  if (hit >= 0) {
+    select(hit);
+    state.drag = { index: hit, before: snapshot(), moved: false, placed: false };
+    return true;
+  }
+  if (!viewer.contains(pt)) return false;
+  const before = snapshot();
+  const index = state.active;
+  const { x, y } = clampToImage(pt);
+  state.set.place(index, x, y);
+  state.drag = { index, before, moved: true, placed: true };
+  renderAll();
+  return true;
+}
+
+function drag(pt) {
+  if (!state.drag) return;
+  const { x, y } = clampToImage(pt);
+  state.set.place(state.drag.index, x, y);
+  state.drag.moved = true;
+  viewer.render();
+}
+
+function release(cancelled) {
+  const current = state.drag;
+  state.drag = null;
+  if (!current || !current.moved) return;
+  if (cancelled) {
+    restore(current.before);
+    renderAll();
+    return;
+  }
+  state.history.push(current.before);
+  if (current.placed) {
+    const next = state.set.nextUndone(current.index);
+    if (next >= 0) state.active = next;
+  }
+  changed();
+}
+
+function hover(pt, screen) {
+  const over = state.set && state.set.hit(viewer, screen.x, screen.y) >= 0;
+  viewer.canvas.classList.toggle("over-point", over);
+}
+
+function select(index) {
+  if (index < 0 || index >= state.parts.length) return;
+  state.active = index;
+  renderAll();
+}
+
+function step(delta) {
+  const n = state.parts.length;
+  select((state.active + delta + n) % n);
+}
+
+function toggleOccluded() {
+  const i = state.active;
+  edit(() => state.set.setState(i, state.set.at(i).state === OCCLUDED ? VISIBLE : OCCLUDED));
+  if (!state.set.isPlaced(i) && state.set.at(i).state === OCCLUDED) {
+    toast.show(`${state.parts[i].name} is occluded: click where it is hidden.`);
+  }
+}
+
+function toggleAbsent() {
+  const i = state.active;
+  if (state.set.at(i).state === ABSENT) {
+    edit(() => state.set.clear(i));
+    return;
+  }
+  edit(() => state.set.setState(i, ABSENT));
+  const next = state.set.nextUndone(i);
+  if (next >= 0) select(next);
+}
+
+function clearActive() {
+  edit(() => {
+    if (!state.set.isDone(state.active) && state.set.at(state.active).state === VISIBLE) return false;
+    return state.set.clear(state.active);
+  });
+}
+
+function undo() {
+  const previous = state.history.undo(snapshot());
+  if (!previous) return toast.show("Nothing to undo.");
+  restore(previous);
+  return changed();
+}
+
+function redo() {
+  const next = state.history.redo(snapshot());
+  if (!next) return toast.show("Nothing to redo.");
+  restore(next);
+  return changed();
+}
+
+// Copy the model's suggestions into the label for undecided parts with likelihood ≥ `min`.
+function acceptSuggestions(min) {
+  if (!state.prediction) return toast.show("No model suggestions for this frame.");
+  let count = 0;
+  edit(() => {
+    state.parts.forEach((part, i) => {
+      const p = state.prediction.get(part.id);
+      if (!p || state.set.isDone(i) || (p.likelihood ?? 0) < min) return;
+      state.set.place(i, p.x, p.y);
+      state.set.setState(i, VISIBLE);
+      count += 1;
+    });
+    if (!count) return false;
+    state.source = "corrected_prediction";
+    return true;
+  });
+  if (!count) return toast.show(min > 0 ? `No undecided part has likelihood ≥ ${min}.` : "Nothing to accept.");
+  const next = state.set.nextUndone(state.set.length - 1);
+  if (next >= 0) state.active = next;
+  renderAll();
+  return toast.show(`Accepted ${count} suggestion${count === 1 ? "" : "s"}: drag any that are off.`, "ok");
+}
+
+// ---- Submitting, skipping, flagging -------------------------------------------------------
+
+async function submit() {
+  if (!state.frame || state.busy) return;
+  const undone = state.set.undone();
+  if (undone.length && !state.confirmSubmit) {
+    state.confirmSubmit = true;
+    select(undone[0]);
+    const names = undone.map((i) => state.parts[i].name).join(", ");
+    toast.show(`Not placed: ${names}. Place them, or press Enter again to submit them as not present.`, "warn", 9000);
+    return;
+  }
+  if (undone.length) edit(() => undone.forEach((i) => state.set.setState(i, ABSENT)));
+  await leaveFrame(async () => {
+    await saver.flush({ submit: true });
+    toast.show("Submitted. Next frame…", "ok", 1500);
+  });
+}
+
+async function skip() {
+  if (!state.entry || state.busy) return;
+  const reason = await askReason($("reason-dialog"), { title: "Skip this frame", presets: SKIP_REASONS, confirm: "Skip" });
+  if (reason === null) return;
+  await leaveFrame(async () => {
+    await saver.flush().catch(() => {});
+    await api.post(`queue/${state.entry.id}/skip/`, { reason });
+    toast.show("Skipped.", "ok", 1500);
+  });
+}
+
+async function flag() {
+  if (!state.entry || state.busy) return;
+  const reason = await askReason($("reason-dialog"), { title: "Flag this frame as unusable", presets: FLAG_REASONS, confirm: "Flag" });
+  if (reason === null) return;
+  await leaveFrame(async () => {
+    await saver.flush().catch(() => {});
+    await api.post(`queue/${state.entry.id}/flag/`, { reason });
+    toast.show("Flagged: the frame leaves the queue.", "ok", 2000);
+  });
+}
+
+// Run `action` for the current frame, then lease the next one (no page reload).
+async function leaveFrame(action) {
+  state.busy = true;
+  root.classList.add("is-busy");
+  try {
+    await action();
+    await loadNext();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 409 && error.data?.current) return; // shown by onConflict
+    toast.show(explain(error), "error");
+  } finally {
+    state.busy = false;
+    root.classList.remove("is-busy");
+  }
+}
+
+function explain(error) {
+  if (!(error instanceof ApiError)) return "The server cannot be reached; your work is kept in this tab. Try again.";
+  if (error.status === 409 || error.status === 403) {
+    return `${error.message} Your points are saved as a draft; the lease on this frame may have expired.`;
+  }
+  return error.message;
+}
+
+// ---- Drawing ----------------------------------------------------------------------------
+
+function drawOverlay(ctx, view) {
+  if (!state.set || !state.frame) return;
+  if (state.prediction && state.showSuggestions) {
+    state.parts.forEach((part, i) => {
+      const p = state.prediction.get(part.id);
+      if (p && !state.set.isDone(i)) drawSuggestion(ctx, view, p, part.color, p.likelihood ?? 0);
+    });
+  }
+  drawSkeleton(ctx, view, state.edges, state.set.byName());
+  state.parts.forEach((part, i) => {
+    if (!state.set.isPlaced(i)) return;
+    const active = i === state.active;
+    const name = state.showNames || active ? part.name : "";
+    drawPoint(ctx, view, state.set.at(i), part.color, { active, name });
+  });
+}
+
+function statusText(i) {
+  const p = state.set.at(i);
+  if (p.state === ABSENT) return "not present";
+  if (!state.set.isPlaced(i)) return p.state === OCCLUDED ? "occluded · click to place" : "";
+  return p.state === OCCLUDED ? "occluded" : "placed";
+}
+
+function renderParts() {
+  const list = $("parts");
+  list.replaceChildren(...state.parts.map((part, i) => {
+    const p = state.set.at(i);
+    const suggestion = state.prediction?.get(part.id);
+    const item = el("li", {
+      class: "part",
+      dataset: { index: i, state: state.set.isPlaced(i) ? p.state : p.state === ABSENT ? "absent" : "unplaced" },
+    },
+    el("span", { class: "key", textContent: i < 9 ? String(i + 1) : "" }),
+    el("span", { class: "swatch", dataset: { color: part.color } }),
+    el("span", { class: "name", textContent: part.name }),
+    el("span", { class: "status", textContent: statusText(i) }),
+    suggestion && !state.set.isDone(i)
+      ? el("span", {
+        class: `confidence${(suggestion.likelihood ?? 0) >= CONFIDENT ? " is-confident" : ""}`,
+        title: "Model likelihood for this suggestion",
+        textContent: Number(suggestion.likelihood ?? 0).toFixed(2),
+      })
+      : null);
+    if (i === state.active) item.setAttribute("aria-current", "true");
+    return item;
+  }));
+  list.querySelectorAll(".swatch").forEach((s) => {
+    s.style.backgroundColor = s.dataset.color;
+  });
+  list.querySelector("[aria-current]")?.scrollIntoView({ block: "nearest" });
+  $("placed-count").textContent = `${state.set.doneCount()} / ${state.parts.length} done`;
+}
+
+function renderSuggestions() {
+  const box = $("suggestions");
+  box.hidden = !state.prediction;
+  if (!state.prediction) return;
+  const values = [...state.prediction.values()];
+  const confident = values.filter((p) => (p.likelihood ?? 0) >= CONFIDENT).length;
+  $("suggestion-info").textContent =
+    `${values.length} suggested, ${confident} with likelihood ≥ ${CONFIDENT}. Ring opacity shows the likelihood.`;
+  box.querySelector("[data-action=toggle-suggestions]").firstChild.textContent =
+    state.showSuggestions ? "Hide " : "Show ";
+}
+
+function renderAll() {
+  if (!state.set) return;
+  renderParts();
+  renderSuggestions();
+  const part = state.parts[state.active];
+  $("stage-hint").textContent = part
+    ? `Click to place ${part.name}${state.set.at(state.active).state === OCCLUDED ? " (occluded)" : ""}`
+    : "";
+  root.querySelector("[data-action=undo]").disabled = !state.history.canUndo;
+  root.querySelector("[data-action=redo]").disabled = !state.history.canRedo;
+  viewer.render();
+}
+
+// ---- Input ------------------------------------------------------------------------------
+
+const ACTIONS = {
+  help: () => toggleHelp($("help")),
+  occluded: toggleOccluded,
+  absent: toggleAbsent,
+  clear: clearActive,
+  undo,
+  redo,
+  skip,
+  flag,
+  submit,
+  "accept-all": () => acceptSuggestions(0),
+  "accept-confident": () => acceptSuggestions(CONFIDENT),
+  "toggle-suggestions": () => {
+    state.showSuggestions = !state.showSuggestions;
+    renderAll();
+  },
+  "toggle-names": () => {
+    state.showNames = !state.showNames;
+    viewer.render();
+  },
+  "check-again": loadNext,
+};
+
+root.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-action]");
+  if (button && ACTIONS[button.dataset.action]) ACTIONS[button.dataset.action]();
+  const part = event.target.closest(".part");
+  if (part) select(Number(part.dataset.index));
+});
+
+const KEYS = {
+  o: "occluded", x: "absent", s: "skip", f: "flag", a: "accept-all", c: "accept-confident",
+  p: "toggle-suggestions", l: "toggle-names", "?": "help", h: "help",
+  Delete: "clear", Backspace: "clear", Enter: "submit", " ": "submit",
+};
+
+function onKey(event) {
+  if (typingInto(event.target) || event.altKey) return;
+  const help = $("help");
+  if (!help.hidden) {
+    if (["Escape", "?", "h"].includes(event.key)) toggleHelp(help, false);
+    event.preventDefault();
+    return;
+  }
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  if (event.ctrlKey || event.metaKey) {
+    if (key === "z" && !event.shiftKey) undo();
+    else if ((key === "z" && event.shiftKey) || key === "y") redo();
+    else return;
+    event.preventDefault();
+    return;
+  }
+  // Sliders keep their arrow keys; buttons keep Enter and Space.
+  if (event.target.matches?.("input[type=range]") && event.key.startsWith("Arrow")) return;
+  if (event.target.closest?.("button, a") && (event.key === "Enter" || event.key === " ")) return;
+  if (state.drag) return;
+  let handled = true;
+  if (/^[1-9]$/.test(event.key)) select(Number(event.key) - 1);
+  else if (event.key === "Tab") step(event.shiftKey ? -1 : 1);
+  else if (event.key === "ArrowDown" || event.key === "ArrowRight") step(1);
+  else if (event.key === "ArrowUp" || event.key === "ArrowLeft") step(-1);
+  else if (event.key === "Escape") state.confirmSubmit = false;
+  else if (KEYS[event.key] && ACTIONS[KEYS[event.key]]) ACTIONS[KEYS[event.key]]();
+  else if (KEYS[key] && ACTIONS[KEYS[key]] && !event.shiftKey) ACTIONS[KEYS[key]]();
+  else handled = imageControls.onKey(event);
+  if (handled) event.preventDefault();
+}
+
+document.addEventListener("keydown", onKey);
+
+// Leaving or hiding the tab saves what is not saved yet.
+document.addEventListener("visibilitychange", () => {
+  if (document.hidden && saver.dirty) saver.flush({ keepalive: true }).catch(() => {});
+});
+window.addEventListener("beforeunload", (event) => {
+  if (saver.dirty) {
+    saver.flush({ keepalive: true }).catch(() => {});
+    event.preventDefault();
+  }
+});
+
+start();

@@ -1,0 +1,63 @@
+import numpy as np
+import pytest
+import torch
+
+from learning.engine.decode import decode_heatmaps
+from learning.engine.targets import cell_centers, make_targets
+
+STRIDE, SIGMA, RADIUS, SCALE = 4, 6.0, 10.0, 8.0
+
+
+def _targets(keypoints: torch.Tensor, weights: torch.Tensor):
+    return make_targets(keypoints, weights, (16, 20), STRIDE, SIGMA, RADIUS, SCALE)
+
+
+def _random_keypoints(n: int = 5, k: int = 3, seed: int = 0) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.rand(n, k, 2, generator=gen) * torch.tensor([70.0, 54.0]) + 5.0
+
+
+def test_heatmap_peaks_at_the_cell_nearest_the_keypoint() -> None:
+    kp = _random_keypoints()
+    t = _targets(kp, torch.ones(kp.shape[:2]))
+    h, w = t.heatmaps.shape[-2:]
+    flat = t.heatmaps.reshape(*kp.shape[:2], -1).argmax(-1)
+    nearest_x = (kp[..., 0, None] - cell_centers(w, STRIDE)).abs().argmin(-1)
+    nearest_y = (kp[..., 1, None] - cell_centers(h, STRIDE)).abs().argmin(-1)
+    assert torch.equal(flat % w, nearest_x)
+    assert torch.equal(flat // w, nearest_y)
+
+
+@pytest.mark.parametrize("refine", ["locref", "quadratic"])
+def test_decoding_targets_recovers_keypoints_sub_pixel(refine: str) -> None:
+    kp = _random_keypoints(seed=1)
+    t = _targets(kp, torch.ones(kp.shape[:2]))
+    xy, likelihood = decode_heatmaps(t.heatmaps, t.locref, STRIDE, SCALE, refine)
+    assert (xy - kp).norm(dim=-1).max() < 0.5
+    assert ((likelihood > 0.5) & (likelihood <= 1.0)).all()
+
+
+def test_without_refinement_error_is_up_to_half_a_cell() -> None:
+    kp = _random_keypoints(seed=2)
+    t = _targets(kp, torch.ones(kp.shape[:2]))
+    xy, _ = decode_heatmaps(t.heatmaps, t.locref, STRIDE, SCALE, "none")
+    assert (xy - kp).abs().max() <= STRIDE / 2 + 1e-4
+
+
+def test_not_present_keypoints_get_empty_targets() -> None:
+    kp = _random_keypoints(n=2)
+    weights = torch.ones(2, 3)
+    weights[1, 2] = 0.0
+    t = _targets(kp, weights)
+    assert t.heatmaps[1, 2].abs().sum() == 0
+    assert t.locref_mask[1, 2].sum() == 0
+    assert t.heatmaps[0, 2].max() > 0.5
+
+
+def test_decode_is_vectorized_over_batch_and_keypoints() -> None:
+    heatmaps = torch.zeros(2, 3, 8, 8)
+    heatmaps[0, 1, 2, 5] = 0.9
+    xy, likelihood = decode_heatmaps(heatmaps, None, 4, SCALE, "none")
+    assert xy.shape == (2, 3, 2) and likelihood.shape == (2, 3)
+    np.testing.assert_allclose(xy[0, 1].numpy(), [5 * 4 + 1.5, 2 * 4 + 1.5])
+    assert likelihood[0, 1] == pytest.approx(0.9)

@@ -1,0 +1,67 @@
+import dataclasses
+
+import numpy as np
+import pytest
+
+from learning.engine.checkpoint import load_model, save_checkpoint
+from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
+from learning.engine.metrics import evaluate
+from learning.engine.network import build_model
+from learning.engine.predict import predict_images, predict_samples
+from learning.engine.train import TrainingCancelled, TrainProgress, train
+
+MODEL = ModelConfig(num_keypoints=3, input_scale=1.0, head_channels=32, pretrained=None)
+AUGMENT = AugmentConfig(rotation_deg=10.0, scale_range=(0.9, 1.1), blur_p=0.0)
+QUICK = TrainConfig(max_epochs=1, batch_size=4, num_threads=2, augment=AUGMENT)
+
+
+def test_short_training_beats_untrained_model(make_samples, tmp_path) -> None:
+    samples = make_samples(40, seed=1)
+    test = make_samples(8, seed=2)
+    cfg = dataclasses.replace(QUICK, max_epochs=30, max_minutes=0.5, lr=3e-3, val_fraction=0.1)
+    reports: list[TrainProgress] = []
+    result = train(samples, None, MODEL, cfg, progress=reports.append,
+                   checkpoint_path=str(tmp_path / "best.pt"))
+    trained = evaluate(*predict_samples(result.model, MODEL, test))["rmse_px"]
+    untrained = evaluate(*predict_samples(build_model(MODEL).eval(), MODEL, test))["rmse_px"]
+    print(trained, untrained, result.epochs, result.images_per_s)
+    assert trained < 4.0 < 15.0 < untrained, (trained, untrained)
+    assert len(reports) == result.epochs == len(result.history)
+    assert result.best_val_loss is not None and 0.0 <= result.data_share < 1.0
+    model, _ = load_model(str(tmp_path / "best.pt"))
+    reloaded = evaluate(*predict_samples(model, MODEL, test))["rmse_px"]
+    assert reloaded == pytest.approx(trained, abs=1e-3)
+
+
+def test_cancellation_raises(make_samples) -> None:
+    calls = iter(range(100))
+    cfg = dataclasses.replace(QUICK, max_epochs=5)
+    with pytest.raises(TrainingCancelled):
+        train(make_samples(8), None, MODEL, cfg, should_stop=lambda: next(calls) >= 2)
+
+
+def test_time_budget_stops_training(make_samples) -> None:
+    cfg = dataclasses.replace(QUICK, max_epochs=10_000, max_minutes=0.05)
+    result = train(make_samples(8), make_samples(2, seed=5), MODEL, cfg)
+    assert result.stopped_by == "time" and result.seconds < 30
+
+
+def test_warm_start_requires_same_keypoints(make_samples, tmp_path) -> None:
+    other = dataclasses.replace(MODEL, num_keypoints=2)
+    path = str(tmp_path / "other.pt")
+    save_checkpoint(path, build_model(other), other)
+    with pytest.raises(ValueError, match="num_keypoints"):
+        train(make_samples(4), None, MODEL, QUICK, init_checkpoint=path)
+    same = str(tmp_path / "same.pt")
+    save_checkpoint(same, build_model(MODEL), MODEL)
+    result = train(make_samples(4), None, MODEL, QUICK, init_checkpoint=same)
+    assert result.epochs == 1
+
+
+def test_predict_images_handles_mixed_sizes_and_returns_heatmaps() -> None:
+    model = build_model(MODEL).eval()
+    images = [np.zeros((64, 80, 3), np.uint8), np.zeros((47, 90, 3), np.uint8)]
+    poses, maps = predict_images(model, MODEL, images, batch_size=2, return_heatmaps=True)
+    assert poses.shape == (2, 3, 3) and poses.dtype == np.float32
+    assert ((poses[..., 2] >= 0) & (poses[..., 2] <= 1)).all()
+    assert maps[0].shape == (3, 16, 20) and maps[1].shape == (3, 12, 23)

@@ -1,0 +1,75 @@
+"""docker/ and settings stay in step: every setting is documented, compose has every service."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_every_environment_variable_is_in_env_example():
+    settings_text = (ROOT / "platform" / "poseloop" / "settings.py").read_text()
+    used = set(re.findall(r'env_(?:str|bool|int|float|list)\(\s*"([A-Z0-9_]+)"', settings_text))
+    example = (ROOT / "docker" / ".env.example").read_text()
+    documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, flags=re.M))
+    assert used, "settings read no environment variables?"
+    assert used <= documented, f"undocumented: {sorted(used - documented)}"
+
+
+def test_compose_has_the_stack_and_a_gpu_training_worker():
+    compose = yaml.safe_load((ROOT / "docker" / "compose.yml").read_text())
+    services = compose["services"]
+    assert {"web", "worker", "beat", "training-worker", "postgres", "redis"} <= set(services)
+    training = services["training-worker"]
+    assert "training" in training["command"]
+    assert training["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+    assert "training" not in services["worker"]["command"][services["worker"]["command"].index("-Q") + 1]
+
+
+def test_settings_fail_loudly_on_bad_values(monkeypatch):
+    from poseloop.env import ConfigError, env_bool, env_int
+
+    monkeypatch.setenv("X_BOOL", "maybe")
+    monkeypatch.setenv("X_INT", "ten")
+    for reader, name in ((env_bool, "X_BOOL"), (env_int, "X_INT")):
+        try:
+            reader(name, 0)
+        except ConfigError as exc:
+            assert name in str(exc)
+        else:
+            raise AssertionError(f"{name} was accepted")
+
+
+def test_production_settings_are_safe(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "POSELOOP_HTTPS": "1", "SECRET_KEY": "x" * 60, "DEBUG": "0",
+           "POSELOOP_VAR_DIR": str(tmp_path), "ALLOWED_HOSTS": "poseloop.example.org"}
+    env.pop("DATABASE_URL", None)
+    code = ("from django.conf import settings as s; print(s.DEBUG, s.SESSION_COOKIE_SECURE, "
+            "s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0, s.SECURE_SSL_REDIRECT)")
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert out[-5:] == ["False", "True", "True", "True", "True"]
+
+
+def test_default_database_is_sqlite_in_wal_mode(tmp_path):
+    """Without DATABASE_URL the platform runs on a SQLite file in WAL mode with a busy timeout."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "POSELOOP_VAR_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    code = ("from django.db import connection as c; cur = c.cursor(); "
+            "cur.execute('PRAGMA journal_mode'); print(c.vendor, cur.fetchone()[0], "
+            "c.settings_dict['OPTIONS']['timeout'])")
+    out = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=120, check=True).stdout.split()
+    assert out[-3:] == ["sqlite", "wal", "30"]
+    assert (tmp_path / "poseloop.sqlite3").exists()
