@@ -142,6 +142,7 @@ class TrainConfig:
     num_threads: int | None = None
     channels_last: bool = False
     locref_loss_weight: float = 0.05
+    heatmap_pos_weight: float = 20.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:

@@ -160,7 +160,9 @@ def _train_epoch(
         for group in optimizer.param_groups:
             group["lr"] = train_cfg.lr * lr_factor(run_progress, train_cfg.warmup_frac)
         heat_logits, locref = model(images)
-        loss, _ = pose_loss(heat_logits, locref, targets, train_cfg.locref_loss_weight)
+        loss, _ = pose_loss(
+            heat_logits, locref, targets, train_cfg.locref_loss_weight, train_cfg.heatmap_pos_weight
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -324,7 +326,9 @@ def _validate(
             keypoints, weights, tuple(heat_logits.shape[-2:]), model_cfg.heatmap_stride,
             model_cfg.sigma_px, model_cfg.locref_radius_px, model_cfg.locref_scale_px,
         )
-        loss, _ = pose_loss(heat_logits, locref, targets, train_cfg.locref_loss_weight)
+        loss, _ = pose_loss(
+            heat_logits, locref, targets, train_cfg.locref_loss_weight, train_cfg.heatmap_pos_weight
+        )
         total += float(loss) * images.shape[0]
         count += images.shape[0]
         xy, _ = decode_heatmaps(torch.sigmoid(heat_logits), locref, model_cfg.heatmap_stride,

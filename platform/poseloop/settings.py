@@ -235,10 +235,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Training gets its own queue so GPU machines can take it; inference fans out on its own.
+# Task names are matched as globs: any app's `train_*` task goes to `training`.
 CELERY_TASK_ROUTES = {
-    "learning.tasks.train_*": {"queue": "training"},
-    "learning.tasks.analyze_*": {"queue": "inference"},
-    "learning.tasks.score_*": {"queue": "inference"},
+    "learning.*train_*": {"queue": "training"},
+    "learning.*analyze_*": {"queue": "inference"},
+    "learning.*score_*": {"queue": "inference"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

@@ -190,13 +190,15 @@ function showFatal(text) {
 
 // ---- Editing ----------------------------------------------------------------------------
 
+// Undo brings back the active part too, so undoing a placement selects that part again.
 function snapshot() {
-  return { points: state.set.snapshot(), source: state.source };
+  return { points: state.set.snapshot(), source: state.source, active: state.active };
 }
 
 function restore(saved) {
   state.set.restore(saved.points);
   state.source = saved.source;
+  state.active = saved.active;
 }
 
 // Apply `change` (returns false when nothing changed) as one undoable step.

@@ -1,0 +1,155 @@
+"""Model versions of a project, the pointer to the current one, and the fixed test split."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class SplitName(models.TextChoices):
+    TRAIN = "train", "Train"
+    TEST = "test", "Test"
+
+
+class VersionStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    TRAINING = "training", "Training"
+    EVALUATING = "evaluating", "Evaluating"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A project has at most one version in these states (the `one_active_training` index).
+ACTIVE_STATUSES = (VersionStatus.QUEUED, VersionStatus.TRAINING, VersionStatus.EVALUATING)
+
+
+class LabelSnapshot(TypedDict):
+    """The labels a version was trained on: [label id, frame id, label version] triples."""
+
+    labels: list[list[int]]
+    frame_ids: list[int]
+    test_frame_ids: list[int]
+    max_revision_id: int
+
+
+class VersionMetrics(TypedDict, total=False):
+    """Evaluation results; pixel errors in original-image pixels, None where undefined."""
+
+    train_rmse_px: float | None
+    test_rmse_px: float | None
+    train_rmse_pcutoff_px: float | None
+    test_rmse_pcutoff_px: float | None
+    test_pck: dict[str, float | None]
+    per_bodypart_test_rmse_px: dict[str, float | None]
+    per_bodypart_train_rmse_px: dict[str, float | None]
+    n_train: int
+    n_test: int
+    n_labels: int
+    pcutoff: float
+    current_test_rmse_px: float | None
+    epochs: int
+    stopped_by: str
+
+
+def checkpoint_path(version: ModelVersion, filename: str) -> str:
+    return f"projects/{version.project_id}/models/{version.pk}/{filename}"
+
+
+class ModelVersion(models.Model):
+    """One trained (or training) model of a project; `iteration` counts up from 1."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="model_versions"
+    )
+    iteration = models.PositiveIntegerField()
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
+        help_text="The model this one was warm-started from.",
+    )
+    status = models.CharField(
+        max_length=12, choices=VersionStatus.choices, default=VersionStatus.QUEUED
+    )
+    message = models.CharField(max_length=500, blank=True)
+    label_snapshot = models.JSONField(default=dict, blank=True)
+    model_config = models.JSONField(default=dict, blank=True)
+    train_config = models.JSONField(default=dict, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+    history = models.JSONField(default=list, blank=True, help_text="Per-epoch losses.")
+    checkpoint = models.FileField(upload_to=checkpoint_path, max_length=500, blank=True)
+    eval_images = models.JSONField(
+        default=list, blank=True, help_text="Storage names of the evaluation PNGs."
+    )
+    training_seconds = models.FloatField(null=True, blank=True)
+    device = models.CharField(max_length=40, blank=True)
+    images_per_s = models.FloatField(null=True, blank=True)
+    data_share = models.FloatField(null=True, blank=True)
+    budget_minutes = models.FloatField(null=True, blank=True)
+    trigger = models.CharField(max_length=20, blank=True, help_text="manual, labels, schedule.")
+    job = models.ForeignKey(
+        "jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "-iteration"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "iteration"], name="unique_model_iteration"
+            ),
+            models.UniqueConstraint(
+                fields=["project"], condition=Q(status__in=ACTIVE_STATUSES),
+                name="one_active_training",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"model {self.iteration} of project {self.project_id} ({self.status})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def n_labeled_frames(self) -> int:
+        return len(self.label_snapshot.get("frame_ids", []))
+
+
+class CurrentModel(models.Model):
+    """The project's current model: the one predictions and frame selection use."""
+
+    project = models.OneToOneField(
+        "projects.Project", primary_key=True, on_delete=models.CASCADE, related_name="+"
+    )
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"current model of project {self.project_id}: {self.version_id}"
+
+
+class SplitAssignment(models.Model):
+    """A labeled frame's fixed place in the train or test split; assigned once, never moved."""
+
+    project = models.ForeignKey(
+        "projects.Project", on_delete=models.CASCADE, related_name="split_assignments"
+    )
+    frame = models.OneToOneField("videos.Frame", on_delete=models.CASCADE, related_name="+")
+    split = models.CharField(max_length=5, choices=SplitName.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["frame_id"]
+        indexes = [models.Index(fields=["project", "split"], name="split_project_split")]
+
+    def __str__(self) -> str:
+        return f"frame {self.frame_id}: {self.split}"

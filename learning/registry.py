@@ -1,0 +1,122 @@
+"""Which model is current, promotion and rollback, and loading models for prediction."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections import OrderedDict
+from typing import TypedDict
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from learning.engine.checkpoint import load_model
+from learning.engine.config import ModelConfig
+from learning.engine.data import load_image
+from learning.engine.network import PoseNet
+from learning.engine.predict import predict_images
+from learning.errors import Conflict
+from learning.models import CurrentModel, ModelVersion, VersionStatus
+from projects.models import Project
+from videos.models import Frame
+
+CACHE_SIZE = 3
+_cache: OrderedDict[int, tuple[PoseNet, ModelConfig]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+class PredictedPoint(TypedDict):
+    bodypart: str
+    x: float | None
+    y: float | None
+    likelihood: float | None
+
+
+def current_version(project: Project | int) -> ModelVersion | None:
+    """The project's current model version, or None."""
+    project_id = project if isinstance(project, int) else project.pk
+    pointer = CurrentModel.objects.select_related("version").filter(project_id=project_id).first()
+    return pointer.version if pointer else None
+
+
+def set_current(version: ModelVersion) -> None:
+    """Point the project at `version`. Call inside a transaction holding the project row lock."""
+    CurrentModel.objects.update_or_create(project_id=version.project_id,
+                                          defaults={"version": version})
+
+
+def lock_project(project_id: int) -> Project:
+    """SELECT … FOR UPDATE on the project row: serializes promotions and rollbacks."""
+    return Project.objects.select_for_update().get(pk=project_id)
+
+
+def activate(version: ModelVersion) -> ModelVersion:
+    """Make a ready version current (the PI's rollback). 409 for versions not ready.
+
+    Atomic under the project row lock (`lock_project`), like promotion after training.
+    """
+    with transaction.atomic():
+        lock_project(version.project_id)
+        version.refresh_from_db()
+        if version.status != VersionStatus.READY or not version.checkpoint:
+            raise Conflict(f"Model {version.iteration} is {version.status}; only ready models "
+                           "with a checkpoint can become current.")
+        set_current(version)
+    return version
+
+
+def previous_current(version: ModelVersion) -> ModelVersion | None:
+    """The latest ready version older than `version` (what it replaced, roughly)."""
+    return (ModelVersion.objects.filter(project_id=version.project_id,
+                                        iteration__lt=version.iteration,
+                                        status=VersionStatus.READY)
+            .order_by("-iteration").first())
+
+
+def checkpoint_local_path(version: ModelVersion) -> str:
+    """A local path of the version's checkpoint (copied from remote storage if needed)."""
+    try:
+        return version.checkpoint.path
+    except NotImplementedError:
+        pass
+    fd, tmp = tempfile.mkstemp(suffix=".pt")
+    with os.fdopen(fd, "wb") as out, version.checkpoint.open("rb") as src:
+        out.write(src.read())
+    return tmp
+
+
+def loaded_model(version: ModelVersion) -> tuple[PoseNet, ModelConfig]:
+    """The version's network on CPU, cached per process by version id (a few at most)."""
+    with _cache_lock:
+        if version.pk in _cache:
+            _cache.move_to_end(version.pk)
+            return _cache[version.pk]
+    model, cfg = load_model(checkpoint_local_path(version))
+    with _cache_lock:
+        _cache[version.pk] = (model, cfg)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return model, cfg
+
+
+def clear_cache() -> None:
+    """Forget loaded models (tests)."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def predict_frame(version: ModelVersion, frame: Frame, bodypart_names: list[str]
+                  ) -> list[PredictedPoint]:
+    """The version's prediction for one frame, one point per body part, original pixels."""
+    from learning.datasets import local_image_path
+
+    model, cfg = loaded_model(version)
+    if cfg.num_keypoints != len(bodypart_names):
+        raise ValidationError("The skeleton changed since this model was trained.")
+    pose = predict_images(model, cfg, [load_image(local_image_path(frame))], batch_size=1)[0]
+    return [
+        {"bodypart": name, "x": float(pose[k, 0]), "y": float(pose[k, 1]),
+         "likelihood": float(pose[k, 2])}
+        for k, name in enumerate(bodypart_names)
+    ]

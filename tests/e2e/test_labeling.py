@@ -1,0 +1,206 @@
+"""The labeling page in Chromium: place, undo/redo, occlude, submit, next frame, no reload."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import SCREENSHOTS, TRUE_POINTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def label_url(project) -> str:
+    return f"/projects/{project.pk}/label/"
+
+
+def wait_labeling(page, not_frame: int | None = None) -> int:
+    """Wait until a frame is on the canvas (another than `not_frame`); returns its id."""
+    if not_frame is None:
+        page.wait_for_selector("#label-app[data-state=labeling]")
+    else:
+        page.wait_for_function(
+            "f => { const r = document.getElementById('label-app');"
+            " return r.dataset.state === 'labeling' && r.dataset.frameId !== String(f); }",
+            arg=not_frame)
+    return int(page.get_attribute("#label-app", "data-frame-id"))
+
+
+def screen_of(page, frame, x: float, y: float) -> tuple[float, float]:
+    """Where image point (x, y) is on screen: the frame fits the stage with a 4% margin."""
+    box = page.locator("#canvas").bounding_box()
+    scale = min(box["width"] / frame.width, box["height"] / frame.height) * 0.96
+    left = (box["width"] - frame.width * scale) / 2
+    top = (box["height"] - frame.height * scale) / 2
+    return box["x"] + left + (x + 0.5) * scale, box["y"] + top + (y + 0.5) * scale
+
+
+def wait_saved(page, version: int | None = None) -> None:
+    """Wait for the autosave to answer (a given version, or any)."""
+    page.wait_for_function(
+        "v => { const s = document.getElementById('save-state');"
+        " const r = document.getElementById('label-app');"
+        " return s.dataset.kind === 'saved' && Number(r.dataset.version) > 0"
+        " && (v === null || r.dataset.version === String(v)); }", arg=version)
+
+
+def part_state(page, index: int) -> str:
+    return page.get_attribute(f"#parts li[data-index='{index}']", "data-state")
+
+
+def api_label(page, live_server, project, frame_id: int) -> dict:
+    response = page.request.get(f"{live_server.url}/api/projects/{project.pk}/frames/{frame_id}/label/")
+    assert response.status == 200, response.text()
+    return response.json()
+
+
+def near(point: dict, xy: tuple[float, float], tolerance: float = 0.75) -> bool:
+    return abs(point["x"] - xy[0]) <= tolerance and abs(point["y"] - xy[1]) <= tolerance
+
+
+def test_label_a_frame_with_mouse_and_keys(lab, open_tab, live_server):
+    tab = open_tab(lab.annotator, label_url(lab.project))
+    page = tab.page
+    first = wait_labeling(page)
+    frame = next(f for f in lab.frames if f.pk == first)
+    page.evaluate("window.__sameDocument = true")
+    at = {name: screen_of(page, frame, *xy) for name, xy in TRUE_POINTS.items()}
+
+    page.mouse.click(*at["snout"])
+    assert part_state(page, 0) == "visible"
+    assert page.get_attribute("#parts li[aria-current]", "data-index") == "1"  # auto-advance
+
+    # Place leftear in the wrong spot, undo, redo, undo again and place it right.
+    page.mouse.click(*screen_of(page, frame, 150, 150))
+    assert part_state(page, 1) == "visible"
+    page.keyboard.press("Control+z")
+    assert part_state(page, 1) == "unplaced"
+    assert page.get_attribute("#parts li[aria-current]", "data-index") == "1"
+    page.keyboard.press("Control+Shift+z")
+    assert part_state(page, 1) == "visible"
+    page.keyboard.press("Control+z")
+    page.mouse.click(*at["leftear"])
+    assert part_state(page, 1) == "visible"
+
+    page.keyboard.press("x")  # rightear: not present
+    assert part_state(page, 2) == "absent"
+    page.keyboard.press("o")  # tailbase: occluded, then placed where it is hidden
+    page.mouse.click(*at["tailbase"])
+    assert part_state(page, 3) == "occluded"
+
+    # Drag the snout 6 px to the right and back onto its spot: the drag moves the point.
+    page.mouse.move(*at["snout"])
+    page.mouse.down()
+    page.mouse.move(*screen_of(page, frame, TRUE_POINTS["snout"][0] + 6, TRUE_POINTS["snout"][1]), steps=4)
+    page.mouse.up()
+    page.keyboard.press("Control+z")
+
+    # The autosave lands as a draft within ~1.5 s.
+    wait_saved(page)
+    assert api_label(page, live_server, lab.project, first)["status"] == "draft"
+
+    page.keyboard.press("Enter")
+    second = wait_labeling(page, not_frame=first)
+    assert page.evaluate("window.__sameDocument") is True  # no page reload
+    assert second != first
+
+    saved = api_label(page, live_server, lab.project, first)
+    assert saved["status"] == "submitted" and saved["source"] == "human"
+    points = saved["points"]
+    assert points[0]["state"] == "visible" and near(points[0], TRUE_POINTS["snout"])
+    assert points[1]["state"] == "visible" and near(points[1], TRUE_POINTS["leftear"])
+    assert points[2] == {"bodypart": points[2]["bodypart"], "x": None, "y": None, "state": "absent"}
+    assert points[3]["state"] == "occluded" and near(points[3], TRUE_POINTS["tailbase"])
+    assert saved["seconds_spent"] > 0
+
+    # A draft on the next frame survives a reload; the lease brings the same frame back.
+    page.mouse.click(*screen_of(page, frame, 120, 60))
+    wait_saved(page, 1)
+    page.reload()
+    assert wait_labeling(page) == second
+    assert part_state(page, 0) == "visible"
+    assert page.evaluate("window.__sameDocument") is None  # this one did reload
+    assert api_label(page, live_server, lab.project, first)["status"] == "submitted"
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.mouse.click(*screen_of(page, frame, 236, 70))
+    page.wait_for_timeout(300)
+    path = SCREENSHOTS / "labeling.png"
+    page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+    tab.assert_no_console_errors()
+
+
+def test_two_annotators_never_share_a_frame(lab, open_tab):
+    one = open_tab(lab.annotator, label_url(lab.project))
+    two = open_tab(lab.annotator2, label_url(lab.project))
+    a = wait_labeling(one.page)
+    b = wait_labeling(two.page)
+    assert a != b
+
+    # One submits (every part marked not present, after the confirmation) and moves on.
+    one.page.keyboard.press("Enter")
+    one.page.wait_for_selector("#toast:has-text('Not placed')")
+    one.page.keyboard.press("Enter")
+    c = wait_labeling(one.page, not_frame=a)
+    assert c not in (a, b)
+    two.page.reload()
+    assert wait_labeling(two.page) == b
+    one.assert_no_console_errors()
+    two.assert_no_console_errors()
+
+
+def test_conflict_loads_the_current_label(lab, open_tab, live_server):
+    tab = open_tab(lab.annotator, label_url(lab.project))
+    page = tab.page
+    fid = wait_labeling(page)
+    frame = next(f for f in lab.frames if f.pk == fid)
+    page.mouse.click(*screen_of(page, frame, *TRUE_POINTS["snout"]))
+    wait_saved(page, 1)
+
+    # The same user saves version 2 elsewhere (another tab): snout absent, leftear placed.
+    current = api_label(page, live_server, lab.project, fid)
+    points = [dict(p, x=None, y=None, state="absent") for p in current["points"]]
+    points[1].update(x=50.0, y=60.0, state="visible")
+    csrf = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    response = page.request.put(
+        f"{live_server.url}/api/projects/{lab.project.pk}/frames/{fid}/label/",
+        data={"points": points, "version": 1, "seconds_spent": 1, "source": "human",
+              "request_id": "5b0e1d7c-7c1c-4b3a-9a55-2f3f4b1d0c11", "entry": None,
+              "submit": False},
+        headers={"X-CSRFToken": csrf, "Referer": live_server.url})
+    assert response.status == 200, response.text()
+
+    page.keyboard.press("3")
+    page.mouse.click(*screen_of(page, frame, *TRUE_POINTS["rightear"]))
+    page.wait_for_selector("#toast[data-kind=error]:has-text('changed elsewhere')")
+    assert part_state(page, 1) == "visible"  # version 2's leftear is on screen now
+    assert page.get_attribute("#label-app", "data-version") in ("1", "2")
+    page.mouse.click(*screen_of(page, frame, *TRUE_POINTS["rightear"]))
+    wait_saved(page, 3)
+    tab.errors = [e for e in tab.errors if "409" not in e]  # the conflict itself is expected
+    tab.assert_no_console_errors()
+
+
+def test_skip_asks_for_a_reason_and_moves_on(lab, open_tab):
+    tab = open_tab(lab.annotator, label_url(lab.project))
+    page = tab.page
+    first = wait_labeling(page)
+    page.keyboard.press("s")
+    page.wait_for_selector("#reason-dialog[open]")
+    page.keyboard.press("1")  # first preset
+    assert wait_labeling(page, not_frame=first) != first
+    tab.assert_no_console_errors()
+
+
+def test_empty_queue_says_so(transactional_db, open_tab):
+    from accounts.models import Role
+    from tests.factories import MembershipFactory, ProjectFactory
+
+    project = ProjectFactory()
+    user = MembershipFactory(project=project, role=Role.ANNOTATOR).user
+    tab = open_tab(user, label_url(project))
+    tab.page.wait_for_selector("#label-app[data-state=empty]")
+    assert tab.page.is_visible("text=Nothing to label right now")
+    tab.page.keyboard.press("?")
+    assert tab.page.is_visible("#help")
+    tab.assert_no_console_errors()
