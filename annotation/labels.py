@@ -108,7 +108,8 @@ def write_version(label: Label | None, *, project: Project, frame: Frame,
         label.version = base_version + 1
     LabelRevision.objects.create(
         label=label, version=label.version, points=points, source=source, status=status,
-        seconds_spent=seconds_spent, saved_by=saved_by, saved_at=now, request_id=request_id)
+        seconds_spent=seconds_spent, saved_by=saved_by, saved_at=label.updated_at,
+        request_id=request_id)
     return label
 
 

@@ -3,3 +3,16 @@ from django.apps import AppConfig
 
 class LearningConfig(AppConfig):
     name = "learning"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from annotation.signals import labels_changed
+        from learning import triggers
+        from projects.models import Project
+
+        labels_changed.connect(triggers.on_labels_changed, dispatch_uid="learning.retrain")
+        post_save.connect(triggers.on_project_saved, sender=Project,
+                          dispatch_uid="learning.schedule_sync")
+        post_delete.connect(triggers.on_project_deleted, sender=Project,
+                            dispatch_uid="learning.schedule_delete")

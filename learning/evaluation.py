@@ -69,7 +69,7 @@ def evaluate_model(model: PoseNet, cfg: ModelConfig, train: Sequence[PoseSample]
         "per_bodypart_train_rmse_px": per_part(train_scores),
         "n_train": len(train),
         "n_test": len(test),
-        "n_labels": int(sum(s.present.sum() for s in [*train, *test])),
+        "n_labeled_points": int(sum(s.present.sum() for s in [*train, *test])),
         "pcutoff": PCUTOFF,
     }
     return metrics, test_pred

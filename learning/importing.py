@@ -25,7 +25,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Role
 from annotation.labels import import_label, import_user
@@ -324,6 +324,12 @@ def import_frames(
     except ValidationError as exc:
         _delete(stored)
         raise FormatError("; ".join(exc.messages)) from exc
+    except IntegrityError as exc:
+        # Another import created the project or its frames at the same time.
+        _delete(stored)
+        raise FormatError(
+            "the project changed during the import; nothing was imported, run it again"
+        ) from exc
     except BaseException:
         _delete(stored)
         raise

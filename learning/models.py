@@ -48,7 +48,8 @@ class VersionMetrics(TypedDict, total=False):
     per_bodypart_train_rmse_px: dict[str, float | None]
     n_train: int
     n_test: int
-    n_labels: int
+    n_labels: int  # label rows (annotators × frames) in the snapshot
+    n_labeled_points: int
     pcutoff: float
     current_test_rmse_px: float | None
     epochs: int

@@ -11,6 +11,7 @@ from typing import TypedDict
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from learning.datasets import local_image_path
 from learning.engine.checkpoint import load_model
 from learning.engine.config import ModelConfig
 from learning.engine.data import load_image
@@ -74,16 +75,19 @@ def previous_current(version: ModelVersion) -> ModelVersion | None:
             .order_by("-iteration").first())
 
 
-def checkpoint_local_path(version: ModelVersion) -> str:
-    """A local path of the version's checkpoint (copied from remote storage if needed)."""
+def _load(version: ModelVersion) -> tuple[PoseNet, ModelConfig]:
+    """Load from the local file, or from a temporary copy of a remote storage's file."""
     try:
-        return version.checkpoint.path
+        return load_model(version.checkpoint.path)
     except NotImplementedError:
         pass
     fd, tmp = tempfile.mkstemp(suffix=".pt")
-    with os.fdopen(fd, "wb") as out, version.checkpoint.open("rb") as src:
-        out.write(src.read())
-    return tmp
+    try:
+        with os.fdopen(fd, "wb") as out, version.checkpoint.open("rb") as src:
+            out.write(src.read())
+        return load_model(tmp)
+    finally:
+        os.unlink(tmp)
 
 
 def loaded_model(version: ModelVersion) -> tuple[PoseNet, ModelConfig]:
@@ -92,7 +96,7 @@ def loaded_model(version: ModelVersion) -> tuple[PoseNet, ModelConfig]:
         if version.pk in _cache:
             _cache.move_to_end(version.pk)
             return _cache[version.pk]
-    model, cfg = load_model(checkpoint_local_path(version))
+    model, cfg = _load(version)
     with _cache_lock:
         _cache[version.pk] = (model, cfg)
         while len(_cache) > CACHE_SIZE:
@@ -109,8 +113,6 @@ def clear_cache() -> None:
 def predict_frame(version: ModelVersion, frame: Frame, bodypart_names: list[str]
                   ) -> list[PredictedPoint]:
     """The version's prediction for one frame, one point per body part, original pixels."""
-    from learning.datasets import local_image_path
-
     model, cfg = loaded_model(version)
     if cfg.num_keypoints != len(bodypart_names):
         raise ValidationError("The skeleton changed since this model was trained.")

@@ -29,6 +29,8 @@ def _isolated_media(settings, tmp_path_factory):
         },
     }
     settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Hashing real passwords costs ~0.3 s a user; tests need no real hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     from poseloop.celery import app
 
     app.conf.task_always_eager = True

@@ -81,8 +81,9 @@ class AugmentConfig:
 
     `flip_pairs` are (left, right) keypoint index pairs swapped by a horizontal flip; flipping is
     only done when `flip_p > 0`. `crop_size` (height, width) in network-input pixels is the fixed
-    training size (random crop / pad); None derives it from the data (largest image, rounded up
-    to a multiple of 32).
+    training size; None derives it from the data (`data.auto_crop_size`: the animal's extent plus
+    `crop_margin_px` on each side). A crop smaller than the image is centred on the labeled
+    points, moved by up to `crop_jitter` x crop size.
     """
 
     enabled: bool = True
@@ -96,6 +97,8 @@ class AugmentConfig:
     blur_p: float = 0.2
     blur_sigma: tuple[float, float] = (0.1, 1.5)
     crop_size: tuple[int, int] | None = None
+    crop_margin_px: int = 48
+    crop_jitter: float = 0.25
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.flip_p <= 1.0 and 0.0 <= self.blur_p <= 1.0, "p must be in [0, 1]")
@@ -142,7 +145,6 @@ class TrainConfig:
     num_threads: int | None = None
     channels_last: bool = False
     locref_loss_weight: float = 0.05
-    heatmap_pos_weight: float = 20.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:

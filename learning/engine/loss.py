@@ -13,7 +13,6 @@ def pose_loss(
     locref: torch.Tensor | None,
     targets: Targets,
     locref_weight: float,
-    pos_weight: float = 0.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Scalar loss and its parts.
 
@@ -21,13 +20,9 @@ def pose_loss(
     averaged over its map and weighted by targets.weights (B, K), so keypoints with weight 0
     (not present, or pushed out of the image by augmentation) contribute nothing; occluded points
     keep weight 1. The locref term only covers cells within the locref radius of present points.
-    Cells are weighted 1 + pos_weight * target: the few cells near a keypoint would otherwise be
-    drowned by the background; a weight that depends only on the target keeps the optimum at
-    sigmoid(logit) = target.
     """
-    cell_weight = 1.0 + pos_weight * targets.heatmaps if pos_weight > 0 else None
     bce = nnf.binary_cross_entropy_with_logits(
-        heatmap_logits.float(), targets.heatmaps, weight=cell_weight, reduction="none"
+        heatmap_logits.float(), targets.heatmaps, reduction="none"
     ).mean(dim=(2, 3))
     heat = (bce * targets.weights).sum() / targets.weights.sum().clamp_min(1.0)
     total = heat

@@ -6,6 +6,7 @@ from rest_framework.authtoken.views import obtain_auth_token
 
 from accounts import api as accounts_api
 from jobs import api as jobs_api
+from learning import api_datasets
 from projects import api as projects_api
 from videos import api as videos_api
 
@@ -34,5 +35,6 @@ urlpatterns = [
     path("auth/token/", obtain_auth_token, name="token-obtain"),
     path("me/token/", accounts_api.MyTokenApi.as_view(), name="my-token"),
     path("projects/", projects_api.ProjectListApi.as_view(), name="projects"),
+    path("projects/import/dlc/", api_datasets.DlcImportApi.as_view(), name="import-dlc"),
     path("projects/<int:project_id>/", include(project_routes)),
 ]

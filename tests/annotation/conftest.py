@@ -18,3 +18,4 @@ def frames(project):
 @pytest.fixture
 def annotator2(project):
     return MembershipFactory(project=project, role=Role.ANNOTATOR).user
+

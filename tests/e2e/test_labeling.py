@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.e2e.conftest import SCREENSHOTS, TRUE_POINTS
@@ -48,7 +50,8 @@ def part_state(page, index: int) -> str:
 
 
 def api_label(page, live_server, project, frame_id: int) -> dict:
-    response = page.request.get(f"{live_server.url}/api/projects/{project.pk}/frames/{frame_id}/label/")
+    url = f"{live_server.url}/api/projects/{project.pk}/frames/{frame_id}/label/"
+    response = page.request.get(url)
     assert response.status == 200, response.text()
     return response.json()
 
@@ -87,12 +90,12 @@ def test_label_a_frame_with_mouse_and_keys(lab, open_tab, live_server):
     page.mouse.click(*at["tailbase"])
     assert part_state(page, 3) == "occluded"
 
-    # Drag the snout 6 px to the right and back onto its spot: the drag moves the point.
+    # Drag the snout 6 px to the right.
+    snout = (TRUE_POINTS["snout"][0] + 6, TRUE_POINTS["snout"][1])
     page.mouse.move(*at["snout"])
     page.mouse.down()
-    page.mouse.move(*screen_of(page, frame, TRUE_POINTS["snout"][0] + 6, TRUE_POINTS["snout"][1]), steps=4)
+    page.mouse.move(*screen_of(page, frame, *snout), steps=4)
     page.mouse.up()
-    page.keyboard.press("Control+z")
 
     # The autosave lands as a draft within ~1.5 s.
     wait_saved(page)
@@ -106,7 +109,7 @@ def test_label_a_frame_with_mouse_and_keys(lab, open_tab, live_server):
     saved = api_label(page, live_server, lab.project, first)
     assert saved["status"] == "submitted" and saved["source"] == "human"
     points = saved["points"]
-    assert points[0]["state"] == "visible" and near(points[0], TRUE_POINTS["snout"])
+    assert points[0]["state"] == "visible" and near(points[0], snout)
     assert points[1]["state"] == "visible" and near(points[1], TRUE_POINTS["leftear"])
     assert points[2] == {"bodypart": points[2]["bodypart"], "x": None, "y": None, "state": "absent"}
     assert points[3]["state"] == "occluded" and near(points[3], TRUE_POINTS["tailbase"])
@@ -121,12 +124,6 @@ def test_label_a_frame_with_mouse_and_keys(lab, open_tab, live_server):
     assert page.evaluate("window.__sameDocument") is None  # this one did reload
     assert api_label(page, live_server, lab.project, first)["status"] == "submitted"
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.mouse.click(*screen_of(page, frame, 236, 70))
-    page.wait_for_timeout(300)
-    path = SCREENSHOTS / "labeling.png"
-    page.screenshot(path=str(path))
-    print(f"screenshot: {path}")
     tab.assert_no_console_errors()
 
 
@@ -203,4 +200,124 @@ def test_empty_queue_says_so(transactional_db, open_tab):
     assert tab.page.is_visible("text=Nothing to label right now")
     tab.page.keyboard.press("?")
     assert tab.page.is_visible("#help")
+    tab.assert_no_console_errors()
+
+
+LIKELIHOODS = {"snout": 0.95, "leftear": 0.88, "rightear": 0.72, "tailbase": 0.31}
+
+
+def fake_model(page, project, offset: float = 1.5) -> None:
+    """Answer the learning app's two endpoints as a trained model would (contract shapes)."""
+    parts = {bp.name: bp.pk for bp in project.bodyparts.all()}
+    prediction = {"model_version": 7, "points": [
+        {"bodypart": parts[name], "x": x + offset, "y": y - offset, "likelihood": LIKELIHOODS[name]}
+        for name, (x, y) in TRUE_POINTS.items()]}
+    created = (datetime.now(UTC) - timedelta(minutes=4)).isoformat()
+    current = {"id": 7, "iteration": 4, "created_at": created,
+               "test_rmse_px": 4.3, "previous_test_rmse_px": 6.1}
+    page.route("**/frames/*/prediction/", lambda route: route.fulfill(json=prediction))
+    page.route("**/models/current/", lambda route: route.fulfill(json=current))
+
+
+def test_suggestions_prefill_and_accept_confident(lab, open_tab, live_server):
+    tab = open_tab(lab.annotator, "/")
+    page = tab.page
+    fake_model(page, lab.project)
+    page.goto(f"{live_server.url}{label_url(lab.project)}")
+    fid = wait_labeling(page)
+    frame = next(f for f in lab.frames if f.pk == fid)
+    page.wait_for_selector("#suggestions:not([hidden])")
+    assert page.inner_text("#parts li[data-index='3'] .confidence") == "0.31"
+    assert "test error 6.1 → 4.3 px" in page.inner_text("#model-line")
+
+    page.keyboard.press("c")  # confident only: the tail base (0.31) stays a suggestion
+    assert [part_state(page, i) for i in range(4)] == ["visible", "visible", "visible", "unplaced"]
+    assert page.get_attribute("#parts li[aria-current]", "data-index") == "3"
+    page.keyboard.press("l")  # names on
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / "labeling.png"
+    page.screenshot(path=str(path))
+    print(f"screenshot: {path}")
+    page.keyboard.press("o")
+    page.mouse.click(*screen_of(page, frame, *TRUE_POINTS["tailbase"]))
+    wait_saved(page)
+    saved = api_label(page, live_server, lab.project, fid)
+    assert saved["source"] == "corrected_prediction"
+    assert near(saved["points"][0], (TRUE_POINTS["snout"][0] + 1.5, TRUE_POINTS["snout"][1] - 1.5))
+    assert saved["points"][3]["state"] == "occluded"
+
+    page.keyboard.press("a")  # nothing left to accept: says so, changes nothing
+    page.wait_for_selector("#toast:has-text('Nothing to accept')")
+    tab.assert_no_console_errors()
+
+
+def test_a_failed_autosave_is_retried_with_the_same_request_id(lab, open_tab, live_server):
+    tab = open_tab(lab.annotator, label_url(lab.project))
+    page = tab.page
+    fid = wait_labeling(page)
+    frame = next(f for f in lab.frames if f.pk == fid)
+    sent = []
+
+    def flaky(route):
+        if route.request.method != "PUT":
+            return route.continue_()
+        sent.append(route.request.post_data_json["request_id"])
+        return route.abort("failed") if len(sent) == 1 else route.continue_()
+
+    page.route("**/frames/*/label/", flaky)
+    page.mouse.click(*screen_of(page, frame, *TRUE_POINTS["snout"]))
+    wait_saved(page, 1)
+    assert len(sent) == 2 and sent[0] == sent[1]
+    assert api_label(page, live_server, lab.project, fid)["version"] == 1
+    tab.errors = [e for e in tab.errors if "ERR_FAILED" not in e]  # the abort we caused
+    tab.assert_no_console_errors()
+
+
+def test_works_under_a_strict_content_security_policy(lab, open_tab, live_server):
+    """No inline script or style: the page runs under the policy the platform will send."""
+    policy = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:;"
+              " connect-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'")
+    tab = open_tab(lab.annotator, "/")
+    page = tab.page
+
+    def with_policy(route):
+        response = route.fetch()
+        route.fulfill(response=response,
+                      headers={**response.headers, "content-security-policy": policy})
+
+    page.route(f"**{label_url(lab.project)}", with_policy)
+    page.goto(f"{live_server.url}{label_url(lab.project)}")
+    fid = wait_labeling(page)
+    frame = next(f for f in lab.frames if f.pk == fid)
+    page.mouse.click(*screen_of(page, frame, *TRUE_POINTS["snout"]))
+    page.keyboard.press("?")
+    assert page.is_visible("#help")
+    page.keyboard.press("Escape")
+    wait_saved(page, 1)
+    tab.assert_no_console_errors()
+    # The policy is in force: an inline script is refused.
+    page.evaluate("""() => { const s = document.createElement('script');
+        s.textContent = 'window.__inline = 1'; document.body.append(s); }""")
+    assert page.evaluate("window.__inline") is None
+
+
+def test_submit_after_the_lease_lapsed_renews_it(lab, open_tab, live_server):
+    from django.utils import timezone
+
+    from annotation.models import QueueEntry
+
+    tab = open_tab(lab.annotator, label_url(lab.project))
+    page = tab.page
+    fid = wait_labeling(page)
+    frame = next(f for f in lab.frames if f.pk == fid)
+    page.mouse.click(*screen_of(page, frame, *TRUE_POINTS["snout"]))
+    wait_saved(page, 1)
+    QueueEntry.objects.filter(frame_id=fid).update(
+        lease_expires_at=timezone.now() - timezone.timedelta(minutes=1))
+    page.keyboard.press("Enter")
+    page.keyboard.press("Enter")  # the other parts: not present
+    assert wait_labeling(page, not_frame=fid) != fid
+    assert api_label(page, live_server, lab.project, fid)["status"] == "submitted"
+    assert any("409" in e for e in tab.errors)  # the first try was refused
+    tab.errors = [e for e in tab.errors if "409" not in e]
     tab.assert_no_console_errors()

@@ -238,6 +238,7 @@ function press(pt, screen) {
   const { x, y } = clampToImage(pt);
   state.set.place(index, x, y);
   state.drag = { index, before, moved: true, placed: true };
+  if ($("toast").dataset.kind === "info") toast.hide();
   renderAll();
   return true;
 }
@@ -360,9 +361,26 @@ async function submit() {
   }
   if (undone.length) edit(() => undone.forEach((i) => state.set.setState(i, ABSENT)));
   await leaveFrame(async () => {
-    await saver.flush({ submit: true });
+    try {
+      await saver.flush({ submit: true });
+    } catch (error) {
+      if (!(await renewedLease(error))) throw error;
+      await saver.flush({ submit: true });
+    }
     toast.show("Submitted. Next frame…", "ok", 1500);
   });
+}
+
+// A submit refused because the lease lapsed: asking for the next frame renews a lease nobody
+// else took, and hands back this same entry. True when the submit can be tried again.
+async function renewedLease(error) {
+  if (!(error instanceof ApiError) || error.status !== 409 || error.data?.current) return false;
+  try {
+    const { status, data } = await api.post("queue/next/", {}, { expect: [204] });
+    return status === 200 && data.entry.id === state.entry.id;
+  } catch {
+    return false;
+  }
 }
 
 async function skip() {
@@ -479,14 +497,20 @@ function renderSuggestions() {
     state.showSuggestions ? "Hide " : "Show ";
 }
 
+function hint() {
+  const part = state.parts[state.active];
+  if (!part || !state.frame) return "";
+  if (!state.set.undone().length) return "All parts done · Enter submits · drag a point to move it";
+  if (state.set.isPlaced(state.active)) return `${part.name} placed · click elsewhere to move it · Tab for the next part`;
+  if (state.set.at(state.active).state === ABSENT) return `${part.name} not present · x to undo`;
+  return `Click to place ${part.name}${state.set.at(state.active).state === OCCLUDED ? " (occluded)" : ""}`;
+}
+
 function renderAll() {
   if (!state.set) return;
   renderParts();
   renderSuggestions();
-  const part = state.parts[state.active];
-  $("stage-hint").textContent = part
-    ? `Click to place ${part.name}${state.set.at(state.active).state === OCCLUDED ? " (occluded)" : ""}`
-    : "";
+  $("stage-hint").textContent = hint();
   root.querySelector("[data-action=undo]").disabled = !state.history.canUndo;
   root.querySelector("[data-action=redo]").disabled = !state.history.canRedo;
   viewer.render();

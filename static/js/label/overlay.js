@@ -72,23 +72,26 @@ export function drawPoint(ctx, view, point, color, { active = false, name = "" }
   ctx.restore();
 }
 
-// A model suggestion: a ring whose opacity follows the likelihood, with a small cross.
+// A model suggestion: a dashed ring whose opacity follows the likelihood, with a small cross.
 export function drawSuggestion(ctx, view, point, color, likelihood) {
   const { x, y } = view.toScreen(point.x, point.y);
   ctx.save();
-  ctx.globalAlpha = 0.25 + 0.75 * Math.max(0, Math.min(1, likelihood));
-  ctx.lineWidth = 2;
-  ctx.strokeStyle = color;
+  ctx.globalAlpha = 0.35 + 0.65 * Math.max(0, Math.min(1, likelihood));
   ctx.setLineDash([4, 3]);
-  ctx.beginPath();
-  ctx.arc(x, y, 8, 0, 2 * Math.PI);
-  ctx.stroke();
+  for (const [width, style] of [[4.5, "rgba(0,0,0,.55)"], [2.5, color]]) {
+    ctx.lineWidth = width;
+    ctx.strokeStyle = style;
+    ctx.beginPath();
+    ctx.arc(x, y, 9, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
   ctx.setLineDash([]);
+  ctx.lineWidth = 2;
   ctx.beginPath();
-  ctx.moveTo(x - 3, y);
-  ctx.lineTo(x + 3, y);
-  ctx.moveTo(x, y - 3);
-  ctx.lineTo(x, y + 3);
+  ctx.moveTo(x - 4, y);
+  ctx.lineTo(x + 4, y);
+  ctx.moveTo(x, y - 4);
+  ctx.lineTo(x, y + 4);
   ctx.stroke();
   ctx.restore();
 }

@@ -6,12 +6,13 @@ import { ago, duration, el, fixed } from "./ui.js";
 export async function refreshProgress(api, node) {
   try {
     const { data } = await api.get("annotation/progress/");
+    const stat = (value, text, title) => el("div", { class: "stat", title },
+      el("b", { textContent: value }), el("span", { textContent: text }));
     node.replaceChildren(
-      el("span", { class: "stat", title: "Frames you submitted today" }, el("b", { textContent: data.mine_today }), " today"),
-      el("span", { class: "stat", title: "Frames you submitted in this project" }, el("b", { textContent: data.mine_total }), " yours"),
-      el("span", { class: "stat", title: "Frames with at least one submitted label" }, el("b", { textContent: data.project_labeled_frames }), " labeled"),
-      el("span", { class: "stat", title: "Queue: open / being labeled now" },
-        el("b", { textContent: data.queue_open }), " queued · ", el("b", { textContent: data.queue_leased }), " in progress"),
+      stat(data.mine_today, "today", "Frames you submitted today"),
+      stat(data.mine_total, "yours", "Frames you submitted in this project"),
+      stat(data.project_labeled_frames, "labeled", "Frames of the project with a submitted label"),
+      stat(data.queue_open, "queued", `Open in the queue; ${data.queue_leased} being labeled now`),
     );
     node.hidden = false;
     return data;

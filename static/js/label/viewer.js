@@ -176,8 +176,8 @@ export class Viewer {
     if (!this.image) return;
     ctx.save();
     ctx.filter = `brightness(${this.brightness}%) contrast(${this.contrast}%)`;
-    // Past 3 screen pixels per image pixel, show pixels as squares: precise placement needs them.
-    ctx.imageSmoothingEnabled = this.scale < 3;
+    // Past 5 screen pixels per image pixel, show pixels as squares: precise placement needs them.
+    ctx.imageSmoothingEnabled = this.scale < 5;
     ctx.drawImage(this.image, this.tx, this.ty, this.width * this.scale, this.height * this.scale);
     ctx.restore();
     this.handlers.onDraw?.(ctx, this);

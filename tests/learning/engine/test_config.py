@@ -32,7 +32,8 @@ def test_invalid_values_are_rejected() -> None:
 
 
 def test_round_trip_through_json() -> None:
-    cfg = TrainConfig(max_minutes=2.5, augment=AugmentConfig(flip_pairs=((1, 2),), crop_size=(64, 96)))
+    augment = AugmentConfig(flip_pairs=((1, 2),), crop_size=(64, 96))
+    cfg = TrainConfig(max_minutes=2.5, augment=augment)
     again = TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
     assert again == cfg
     model = ModelConfig(num_keypoints=3, backbone="mobilenet_v3_large")

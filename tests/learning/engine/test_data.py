@@ -60,7 +60,10 @@ def test_not_present_points_have_zero_weight(tmp_path) -> None:
 
 def test_mixed_image_sizes_share_one_training_size(tmp_path) -> None:
     kp = np.array([[10.0, 12.0]], dtype=np.float32)
-    samples = [draw_sample(tmp_path / "big.png", kp, (75, 83)), draw_sample(tmp_path / "s.png", kp, (47, 64))]
+    samples = [
+        draw_sample(tmp_path / "big.png", kp, (75, 83)),
+        draw_sample(tmp_path / "small.png", kp, (47, 64)),
+    ]
     size = training_size(samples, 0.5)
     assert size == (64, 64)
     ds = PoseDataset(samples, 0.5, size, AugmentConfig())
@@ -81,3 +84,16 @@ def test_items_have_documented_dtypes(make_samples, index: int) -> None:
     assert item["image"].dtype == torch.uint8 and item["image"].shape == (3, 64, 96)
     assert item["keypoints"].dtype == torch.float32 and item["keypoints"].shape == (3, 2)
     assert item["weights"].dtype == torch.float32
+
+
+def test_small_crops_are_centred_on_the_animal(tmp_path) -> None:
+    kp = np.array([[130.0, 100.0], [142.0, 110.0]], dtype=np.float32)  # near a corner
+    sample = draw_sample(tmp_path / "corner.png", kp, (128, 160))
+    aug = AugmentConfig(crop_size=(64, 64), crop_jitter=0.2, **NO_GEOMETRY)
+    ds = PoseDataset([sample], 1.0, (64, 64), aug, seed=1)
+    for _ in range(20):
+        item = ds[0]
+        assert item["image"].shape == (3, 64, 64)
+        assert item["weights"].tolist() == [1.0, 1.0]
+        x, y = item["keypoints"][0].round().long().tolist()
+        assert item["image"][0, y, x] > 150

@@ -1,0 +1,191 @@
+"""Queue benchmark: simulated annotators lease and submit frames through the real API.
+
+Each annotator is a thread with its own API client (views, serializers, middleware and the
+database included): POST queue/next/, pause, PUT frames/<id>/label/ with submit, pause.
+A throwaway project is created on the configured database and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+import uuid
+from argparse import ArgumentParser
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+from django.contrib.auth import get_user_model
+from django.db import connection, connections
+from rest_framework.test import APIClient
+
+from accounts.models import Membership, Role
+from annotation.models import Label, LabelStatus, QueueEntry
+from annotation.queue import enqueue_frames
+from projects.models import Project
+from projects.skeleton import set_skeleton
+from videos.models import Frame, FrameOrigin
+
+BODYPARTS = ("snout", "leftear", "rightear", "tailbase")
+
+
+def add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--annotators", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--frames", type=int, default=0, help="0: enough for the whole run")
+    parser.add_argument("--think-ms", type=float, default=200.0,
+                        help="mean pause of an annotator between two requests (0: none)")
+    parser.add_argument("--double-fraction", type=float, default=0.0,
+                        help="share of frames that need two labels")
+
+
+class Recorder:
+    """Latencies and outcomes, shared by the annotator threads."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.leased_by: dict[int, set[int]] = defaultdict(set)
+        self.saved: list[tuple[int, int, int]] = []  # frame, user, version
+        self.errors: list[str] = []
+
+    def timed(self, kind: str, call: Any) -> Any:
+        start = time.perf_counter()
+        response = call()
+        with self.lock:
+            self.latencies[kind].append((time.perf_counter() - start) * 1000)
+        return response
+
+    def all_ms(self) -> list[float]:
+        with self.lock:
+            return [ms for values in self.latencies.values() for ms in values]
+
+
+def _setup(options: dict[str, Any], tag: str) -> tuple[Project, list, list[int]]:
+    project = Project.objects.create(
+        name=f"bench-queue-{tag}", lease_minutes=10, retrain_after_labels=0,
+        double_label_fraction=options["double_fraction"])
+    set_skeleton(project, {"bodyparts": [{"name": n} for n in BODYPARTS]})
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=f"bench-{tag}-{i}", password="!")
+        for i in range(options["annotators"]))
+    Membership.objects.bulk_create(
+        Membership(user=u, project=project, role=Role.ANNOTATOR) for u in users)
+    n_frames = options["frames"] or _frames_needed(options)
+    frames = Frame.objects.bulk_create(
+        Frame(project=project, image=f"bench/{i}.png", width=640, height=480,
+              origin=FrameOrigin.IMPORTED, external_path=f"bench/{tag}/{i:06d}.png")
+        for i in range(n_frames))
+    ids = [f.pk for f in frames]
+    rng = random.Random(0)
+    enqueue_frames(project.pk, ids, reason="diversity", priorities=[rng.random() for _ in ids])
+    parts = list(project.bodyparts.order_by("order").values_list("pk", flat=True))
+    return project, users, parts
+
+
+def _frames_needed(options: dict[str, Any]) -> int:
+    cycle_s = 2 * options["think_ms"] / 1000 + 0.02
+    per_annotator = math.ceil(options["seconds"] / cycle_s)
+    return min(200_000, int(options["annotators"] * per_annotator * 1.5) + 100)
+
+
+def _annotate(project: Project, user: Any, parts: list[int], options: dict[str, Any],
+              deadline: float, rec: Recorder) -> None:
+    client = APIClient(HTTP_HOST="localhost")  # a host ALLOWED_HOSTS accepts by default
+    client.force_authenticate(user)
+    base = f"/api/projects/{project.pk}/"
+    rng = random.Random(user.pk)
+
+    def pause() -> None:
+        if options["think_ms"] > 0:
+            time.sleep(options["think_ms"] / 1000 * rng.uniform(0.5, 1.5))
+
+    try:
+        while time.monotonic() < deadline:
+            response = rec.timed("lease", lambda: client.post(base + "queue/next/"))
+            if response.status_code == 204:
+                return
+            if response.status_code != 200:
+                rec.errors.append(f"lease {response.status_code}")
+                pause()
+                continue
+            data = response.json()
+            frame_id = data["frame"]["id"]
+            with rec.lock:
+                rec.leased_by[frame_id].add(user.pk)
+            version = data["label"]["version"] if data["label"] else 0
+            pause()
+            points = [{"bodypart": pk, "x": rng.uniform(0, 640), "y": rng.uniform(0, 480),
+                       "state": "visible"} for pk in parts]
+            body = {"points": points, "version": version, "seconds_spent": 1.0,
+                    "source": "human", "request_id": str(uuid.uuid4()),
+                    "entry": data["entry"]["id"], "submit": True}
+            response = rec.timed("save", lambda body=body, frame_id=frame_id: client.put(
+                f"{base}frames/{frame_id}/label/", body, format="json"))
+            if response.status_code == 200:
+                with rec.lock:
+                    rec.saved.append((frame_id, user.pk, response.json()["label"]["version"]))
+            else:
+                rec.errors.append(f"save {response.status_code}")
+            pause()
+    except Exception as exc:  # noqa: BLE001 - a benchmark reports errors, it does not stop
+        rec.errors.append(repr(exc))
+    finally:
+        connections.close_all()
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 2) if values else None
+
+
+def _verify(project: Project, rec: Recorder) -> tuple[int, int]:
+    """(double leases, lost labels): more annotators on a frame than it needs, and submitted
+    saves the database no longer holds."""
+    required = dict(QueueEntry.objects.filter(project=project)
+                    .values_list("frame_id", "labels_required"))
+    double = sum(max(0, len(users) - required.get(fid, 1)) for fid, users in
+                 rec.leased_by.items())
+    stored = {(f, u): v for f, u, v in Label.objects.filter(
+        project=project, status=LabelStatus.SUBMITTED).values_list(
+        "frame_id", "annotator_id", "version")}
+    lost = sum(1 for f, u, v in rec.saved if stored.get((f, u), 0) < v)
+    return double, lost
+
+
+def run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
+    """Run the benchmark; returns latency percentiles (ms), counts and checks."""
+    tag = uuid.uuid4().hex[:8]
+    project, users, parts = _setup(options, tag)
+    stdout.write(f"bench queue: {len(users)} annotators, {project.frames.count()} frames, "
+                 f"{options['seconds']}s on {connection.vendor}")
+    rec = Recorder()
+    try:
+        deadline = time.monotonic() + options["seconds"]
+        threads = [threading.Thread(target=_annotate, args=(project, u, parts, options,
+                                                            deadline, rec), daemon=True)
+                   for u in users]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            time.sleep(5)
+            values = rec.all_ms()
+            stdout.write(f"  {len(values)} requests, p95 {_percentile(values, 95)} ms, "
+                         f"{len(rec.errors)} errors")
+        double, lost = _verify(project, rec)
+        if rec.errors:
+            stdout.write(f"  first errors: {rec.errors[:5]}")
+        values = rec.all_ms()
+        return {
+            "p50_ms": _percentile(values, 50), "p95_ms": _percentile(values, 95),
+            "p95_lease_ms": _percentile(rec.latencies["lease"], 95),
+            "p95_save_ms": _percentile(rec.latencies["save"], 95),
+            "requests": len(values), "labels_submitted": len(rec.saved),
+            "double_leases": double, "lost_labels": lost, "errors": len(rec.errors),
+            "annotators": len(users), "seconds": options["seconds"],
+            "think_ms": options["think_ms"], "database": connection.vendor,
+        }
+    finally:
+        project.delete()
+        get_user_model().objects.filter(pk__in=[u.pk for u in users]).delete()

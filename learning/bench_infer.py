@@ -1,0 +1,192 @@
+"""End-to-end video analysis speed (decode + inference + pose table write) per CPU backend.
+
+Backends: PyTorch eager (the reference), eager channels-last, channels-last with bf16 autocast
+over the whole network or over the backbone only (head float32), TorchScript (frozen) and ONNX
+Runtime (all graph optimisations, intra-op threads = cores).
+The fastest backend whose keypoints stay within 0.5 px of eager wins; then the same frames are
+split in two halves analysed by 1 and by 2 processes (what 2 Celery workers on chunks do) to
+measure the speed-up. Uses the project's current model, else --checkpoint, else a network with
+the engine's default config and random weights (said so in the output: speed only).
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import tempfile
+import time
+from argparse import ArgumentParser
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import torch
+
+from learning.engine.checkpoint import load_model, save_checkpoint
+from learning.engine.config import ModelConfig
+from learning.engine.export import (
+    OnnxRunner,
+    Runner,
+    TorchRunner,
+    TorchScriptRunner,
+    export_onnx,
+    export_torchscript,
+)
+from learning.engine.network import PoseNet
+from learning.engine.video import analyze_video
+
+BACKENDS = ("torch", "torch-cl", "torch-cl-bf16", "torch-cl-bf16bb", "torchscript", "onnxruntime")
+MAX_DIFF_PX = 0.5
+
+
+def add_arguments(parser: ArgumentParser) -> None:
+    parser.add_argument("--project", required=True, help="Project name (its current model).")
+    parser.add_argument("--video", required=True, help="Video file path.")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--workers", default="1,2", help="Worker counts to compare, e.g. 1,2.")
+    parser.add_argument("--frames", type=int, default=0, help="Only the first N frames (0: all).")
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    parser.add_argument("--checkpoint", help="Engine checkpoint to use if the project has none.")
+
+
+def _make_runner(backend: str, files: dict[str, str], threads: int) -> Runner:
+    torch.set_num_threads(threads)
+    if backend == "onnxruntime":
+        return OnnxRunner(files["onnx"], threads=threads)
+    if backend == "torchscript":
+        return TorchScriptRunner(files["torchscript"])
+    model, _ = load_model(files["checkpoint"])
+    bf16: bool | str = "backbone" if backend.endswith("bf16bb") else backend.endswith("bf16")
+    return TorchRunner(model, channels_last="-cl" in backend, bf16=bf16)
+
+
+def _end_to_end(runner: Runner, cfg: ModelConfig, video: str, start: int, stop: int,
+                batch: int, out_dir: str, bodyparts: list[str]) -> np.ndarray:
+    from learning.formats.pose_table import write_pose_table
+
+    poses = analyze_video(video, runner, cfg, start=start, stop=stop, batch_size=batch)
+    write_pose_table(Path(out_dir) / f"bench{start}", "PoseLoop_bench", bodyparts, poses)
+    return poses
+
+
+def _worker(backend: str, files: dict[str, str], cfg: dict[str, Any], video: str, start: int,
+            stop: int, batch: int, threads: int, bodyparts: list[str], go: Any, ready: Any,
+            out: Any) -> None:
+    """One analysis process (a Celery worker on one chunk), timed from a shared start signal."""
+    runner = _make_runner(backend, files, threads)
+    model_cfg = ModelConfig.from_dict(cfg)
+    ready.release()
+    go.wait()
+    with tempfile.TemporaryDirectory() as tmp:
+        _end_to_end(runner, model_cfg, video, start, stop, batch, tmp, bodyparts)
+    out.put(time.perf_counter())
+
+
+def _parallel(workers: int, backend: str, files: dict[str, str], cfg: ModelConfig, video: str,
+              frames: int, batch: int, bodyparts: list[str]) -> float:
+    """fps of `frames` frames split into `workers` chunks (batch multiples), one process each."""
+    ctx = mp.get_context("spawn")
+    per_worker = -(-frames // workers)
+    size = -(-per_worker // batch) * batch
+    ranges = [(s, min(s + size, frames)) for s in range(0, frames, size)]
+    threads = max(1, (os.cpu_count() or 1) // len(ranges))
+    go, ready, out = ctx.Event(), ctx.Semaphore(0), ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(backend, files, cfg.to_dict(), video, a, b, batch,
+                                                threads, bodyparts, go, ready, out))
+             for a, b in ranges]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.acquire()
+    started = time.perf_counter()
+    go.set()
+    ends = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return frames / (max(ends) - started)
+
+
+def _model(options: dict[str, Any], stdout: TextIO) -> tuple[PoseNet, ModelConfig, list[str], str]:
+    from learning.registry import current_version, loaded_model
+    from projects.models import Project
+
+    project = Project.objects.filter(name=options["project"]).first()
+    if project is None:
+        raise SystemExit(f"no project named {options['project']!r}")
+    bodyparts = project.bodypart_names()
+    version = current_version(project)
+    if version is not None and version.checkpoint:
+        model, cfg = loaded_model(version)
+        return model, cfg, bodyparts, f"project model {version.iteration}"
+    if options.get("checkpoint"):
+        model, cfg = load_model(options["checkpoint"])
+        return model, cfg, bodyparts, f"checkpoint {options['checkpoint']}"
+    stdout.write("No trained model: engine default config with RANDOM weights (speed only).\n")
+    cfg = replace(ModelConfig(num_keypoints=len(bodyparts)), pretrained=None)
+    torch.manual_seed(0)
+    return PoseNet(cfg).eval(), cfg, bodyparts, "random weights (engine defaults)"
+
+
+def _frame_count(video: str) -> int:
+    import cv2
+
+    cap = cv2.VideoCapture(video)
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    return n
+
+
+def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
+    """Measure every backend end to end, pick the fastest accurate one, then 1 vs 2 workers."""
+    video = options["video"]
+    batch = int(options["batch"])
+    frames = int(options["frames"]) or _frame_count(video)
+    backends = [b for b in options["backends"].split(",") if b]
+    model, cfg, bodyparts, source = _model(options, stdout)
+    cores = os.cpu_count() or 1
+    stdout.write(f"model: {source}; {cfg.backbone}, input scale {cfg.input_scale}; "
+                 f"{frames} frames, batch {batch}, {cores} cores, load {os.getloadavg()}\n")
+    fps: dict[str, float] = {}
+    poses: dict[str, np.ndarray] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-infer-") as tmp:
+        files = {"checkpoint": f"{tmp}/model.pt", "onnx": f"{tmp}/model.onnx",
+                 "torchscript": f"{tmp}/model.ts"}
+        save_checkpoint(files["checkpoint"], model, cfg, bodyparts)
+        export_onnx(model, cfg, files["onnx"])
+        export_torchscript(model, cfg, files["torchscript"])
+        for backend in ["torch", *[b for b in backends if b != "torch"]]:
+            runner = _make_runner(backend, files, cores)
+            _end_to_end(runner, cfg, video, 0, min(batch, frames), batch, tmp, bodyparts)  # warm
+            started = time.perf_counter()
+            poses[backend] = _end_to_end(runner, cfg, video, 0, frames, batch, tmp, bodyparts)
+            fps[backend] = frames / (time.perf_counter() - started)
+            diff = float(np.abs(poses[backend][..., :2] - poses["torch"][..., :2]).max())
+            stdout.write(f"  {backend:14s} {fps[backend]:6.1f} fps end to end, "
+                         f"max |diff| vs eager {diff:.3f} px\n")
+            del runner
+        diffs = {b: float(np.abs(p[..., :2] - poses["torch"][..., :2]).max())
+                 for b, p in poses.items()}
+        accurate = [b for b in fps if diffs[b] <= MAX_DIFF_PX]
+        fastest = max(accurate, key=lambda b: fps[b])
+        counts = sorted({int(w) for w in str(options["workers"]).split(",") if w})
+        by_workers = {w: _parallel(w, fastest, files, cfg, video, frames, batch, bodyparts)
+                      for w in counts}
+    for w, value in by_workers.items():
+        stdout.write(f"  {fastest} with {w} worker process(es): {value:.1f} fps\n")
+    speedup = by_workers[counts[-1]] / by_workers[counts[0]] if len(counts) > 1 else 1.0
+    return {
+        "frames": frames,
+        "fps_end_to_end": round(fps["torch"], 2),
+        "fps_fastest": round(fps[fastest], 2),
+        "fastest_backend": fastest,
+        "max_abs_diff_px": round(diffs[fastest], 4),
+        "fps_by_backend": {b: round(v, 2) for b, v in fps.items()},
+        "max_abs_diff_px_by_backend": {b: round(v, 4) for b, v in diffs.items()},
+        "fps_by_workers": {str(w): round(v, 2) for w, v in by_workers.items()},
+        "workers_speedup": round(speedup, 3),
+        "model": source,
+        "batch": batch,
+        "cores": cores,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }

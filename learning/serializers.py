@@ -1,0 +1,61 @@
+"""Explicit input and output serializers of the learning API."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from jobs.serializers import JobSerializer
+from learning.models import ModelVersion
+
+
+class ModelVersionSerializer(serializers.ModelSerializer):
+    n_labeled_frames = serializers.IntegerField(read_only=True)
+    is_current = serializers.SerializerMethodField()
+    n_images = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "iteration", "parent", "status", "message", "trigger", "is_current",
+            "n_labeled_frames", "metrics", "model_config", "train_config", "training_seconds",
+            "device", "images_per_s", "data_share", "budget_minutes", "job", "n_images",
+            "created_by", "created_at", "started_at", "finished_at",
+        ]
+        read_only_fields = fields
+
+    def get_is_current(self, version: ModelVersion) -> bool:
+        return version.pk == self.context.get("current_id")
+
+    def get_n_images(self, version: ModelVersion) -> int:
+        return len(version.eval_images)
+
+
+class CurrentModelSerializer(serializers.Serializer):
+    """The contract other apps and clients rely on."""
+
+    id = serializers.IntegerField()
+    iteration = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    test_rmse_px = serializers.FloatField(allow_null=True)
+    previous_test_rmse_px = serializers.FloatField(allow_null=True)
+
+
+class TrainRequestSerializer(serializers.Serializer):
+    minutes = serializers.FloatField(required=False, min_value=0.01, max_value=24 * 60)
+
+
+class TrainStartedSerializer(serializers.Serializer):
+    version = ModelVersionSerializer()
+    job = JobSerializer()
+
+
+class PredictedPointSerializer(serializers.Serializer):
+    bodypart = serializers.CharField()
+    x = serializers.FloatField(allow_null=True)
+    y = serializers.FloatField(allow_null=True)
+    likelihood = serializers.FloatField(allow_null=True)
+
+
+class PredictionSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    points = PredictedPointSerializer(many=True)
