@@ -97,7 +97,7 @@ class AugmentConfig:
     blur_p: float = 0.2
     blur_sigma: tuple[float, float] = (0.1, 1.5)
     crop_size: tuple[int, int] | None = None
-    crop_margin_px: int = 48
+    crop_margin_px: int = 32
     crop_jitter: float = 0.25
 
     def __post_init__(self) -> None:

@@ -49,7 +49,7 @@ def make_targets(
     dist2 = dy[..., :, None] ** 2 + dx[..., None, :] ** 2  # (B, K, h, w)
     present = (weights > 0).to(keypoints.dtype)[..., None, None]
     heatmaps = torch.exp(-dist2 / (2 * sigma_px**2)) * present
-    # Far-away cells would hold denormal floats, which make CPU kernels many times slower.
+    # Far-away cells would hold denormal floats, which CPUs process slowly.
     heatmaps = torch.where(heatmaps < TARGET_FLOOR, 0.0, heatmaps)
     locref_mask = (dist2 <= locref_radius_px**2).to(keypoints.dtype) * present
     locref = torch.stack(

@@ -100,9 +100,7 @@ def _seed_worker(worker_id: int) -> None:
         info.dataset.rng = np.random.default_rng(info.seed % 2**32)
 
 
-def _init_model(
-    model_cfg: ModelConfig, init_checkpoint: str | None
-) -> PoseNet:
+def _init_model(model_cfg: ModelConfig, init_checkpoint: str | None) -> PoseNet:
     if init_checkpoint is None:
         return build_model(model_cfg)
     ckpt = load_checkpoint(init_checkpoint)
@@ -201,8 +199,8 @@ def train(
     if train_cfg.num_threads:
         torch.set_num_threads(train_cfg.num_threads)
     torch.manual_seed(train_cfg.seed)
-    # Tiny gradients (e.g. from near-zero heatmap cells) become denormals, which slow CPU
-    # arithmetic by an order of magnitude; flushing them to zero costs no accuracy.
+    # Near-zero gradients and optimizer states can become denormal floats, which CPUs process
+    # slowly; flushing them to zero (process-wide) costs no accuracy.
     torch.set_flush_denormal(True)
     memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
     loader, val_ds = _make_data(train_samples, val_samples, model_cfg, train_cfg)

@@ -1,5 +1,11 @@
 """Dashboard pages under /projects/<project_id>/."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from dashboards import views
+
+app_name = "dashboards"
+
+urlpatterns = [
+    path("dashboard/", views.dashboard_page, name="dashboard"),
+]

@@ -5,12 +5,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 
 from accounts import api as accounts_api
+from dashboards import api as dashboards_api
 from jobs import api as jobs_api
 from learning import api_datasets
 from projects import api as projects_api
+from projects import api_deletion
 from videos import api as videos_api
 
 project_routes = [
+    # Serves GET/PATCH like ProjectDetailApi (its subclass) plus the soft DELETE; listed first.
+    path("", api_deletion.ProjectApi.as_view(), name="project"),
+    path("restore/", api_deletion.ProjectRestoreApi.as_view(), name="project-restore"),
     path("", projects_api.ProjectDetailApi.as_view(), name="project"),
     path("skeleton/", projects_api.SkeletonApi.as_view(), name="skeleton"),
     path("members/", accounts_api.MemberListApi.as_view(), name="members"),
@@ -25,6 +30,7 @@ project_routes = [
     path("jobs/", jobs_api.JobListApi.as_view(), name="jobs"),
     path("jobs/<int:job_id>/", jobs_api.JobDetailApi.as_view(), name="job"),
     path("jobs/<int:job_id>/cancel/", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
+    path("dashboard/", dashboards_api.DashboardApi.as_view(), name="dashboard"),
     path("", include("annotation.api_urls")),
     path("", include("learning.api_urls")),
 ]

@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from poseloop.env import ConfigError, env_bool, env_float, env_int, env_list, env_str
 
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "django_celery_beat",
+    "axes",
     "poseloop",
     "accounts",
     "projects",
@@ -66,6 +68,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes requires: it turns a lockout raised during login into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "poseloop.urls"
@@ -118,6 +123,18 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Axes first: it refuses locked-out logins before any password is checked. It needs the request,
+# which the login form and DRF's token view pass; force_login/force_authenticate bypass both.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock a username from one address after N failures, for a cool-off; counting per (username,
+# address) means nobody elsewhere can lock a user out. A success resets the count.
+AXES_FAILURE_LIMIT = env_int("POSELOOP_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_float("POSELOOP_LOGIN_COOLOFF_MINUTES", 15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "projects:list"
 LOGOUT_REDIRECT_URL = "accounts:login"
@@ -183,6 +200,24 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Pages load only their own scripts, styles and images (no inline code: templates keep data in
+# data-* attributes); images may also be blob:/data: URLs drawn on the labeling canvas.
+# /api/docs/ (Swagger UI: CDN assets and an inline bootstrap script) is left out of the policy.
+CONTENT_SECURITY_POLICY = {
+    "EXCLUDE_URL_PREFIXES": ("/api/docs/",),
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "blob:", "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 SECURE_REFERRER_POLICY = "same-origin"
 if HTTPS:
     SESSION_COOKIE_SECURE = True
@@ -192,6 +227,8 @@ if HTTPS:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    # Preloading is a deliberate, hard-to-undo choice of the domain's owner, not a default.
+    SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -205,6 +242,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "poseloop.api_errors.exception_handler",
+    # Only the token endpoint is throttled (per client address); other views are untouched.
+    "DEFAULT_THROTTLE_CLASSES": ["poseloop.throttles.TokenObtainThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": env_str("POSELOOP_TOKEN_RATE", "10/minute")},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PoseLoop API",
@@ -213,6 +253,9 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
 }
+
+# Soft-deleted projects and videos can be restored for this long, then `purge_deleted` removes them.
+DELETE_GRACE_DAYS = env_int("POSELOOP_DELETE_GRACE_DAYS", 30)
 
 # --- Celery ---------------------------------------------------------------------------------
 _default_broker = "filesystem://"

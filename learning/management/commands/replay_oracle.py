@@ -1,0 +1,56 @@
+"""Replay a labeled DeepLabCut project as an oracle annotator to compare selection strategies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from learning.formats.errors import FormatError
+from learning.oracle import PRESETS, STRATEGIES, ReplayConfig, replay
+
+
+class Command(BaseCommand):
+    help = ("Label-efficiency experiment: test RMSE vs number of labels per selection strategy. "
+            "Writes results.csv, rmse_vs_labels.png and summary.json; last line JSON.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("project_dir", help="DeepLabCut project folder (config.yaml).")
+        parser.add_argument("--out", required=True, help="Output folder.")
+        parser.add_argument("--preset", choices=sorted(PRESETS), default="full",
+                            help="Budget defaults (tiny: CI, full: the report).")
+        parser.add_argument("--strategies", default=",".join(STRATEGIES))
+        parser.add_argument("--seeds", type=int)
+        parser.add_argument("--initial", type=int)
+        parser.add_argument("--batch", type=int)
+        parser.add_argument("--rounds", type=int)
+        parser.add_argument("--minutes-per-round", type=float, dest="minutes_per_round")
+        parser.add_argument("--test-fraction", type=float, dest="test_fraction")
+        parser.add_argument("--input-scale", type=float, dest="input_scale")
+        parser.add_argument("--head-channels", type=int, dest="head_channels")
+        parser.add_argument("--backbone")
+        parser.add_argument("--threads", type=int)
+        parser.add_argument("--weights", help='JSON acquisition weights, e.g. {"tta": 2}.')
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        values: dict[str, Any] = dict(PRESETS[options["preset"]])
+        for key in ("seeds", "initial", "batch", "rounds", "minutes_per_round", "test_fraction",
+                    "input_scale", "head_channels", "backbone", "threads"):
+            if options.get(key) is not None:
+                values[key] = options[key]
+        values["strategies"] = tuple(s.strip() for s in options["strategies"].split(",")
+                                     if s.strip())
+        if options.get("weights"):
+            values["weights"] = json.loads(options["weights"])
+        try:
+            cfg = ReplayConfig(**values)
+            summary = replay(options["project_dir"], cfg, Path(options["out"]),
+                             log=lambda line: self.stdout.write(line))
+        except (ValueError, FormatError) as exc:
+            raise CommandError(str(exc)) from exc
+        result = {"strategies": {name: {k: v for k, v in s.items() if k != "spread"}
+                                 for name, s in summary["strategies"].items()},
+                  "dataset": summary["dataset"], "seeds": summary["seeds"]}
+        self.stdout.write(json.dumps(result))

@@ -1,0 +1,343 @@
+"""Oracle replay: how many labels each frame-selection strategy needs (no database).
+
+A labeled DeepLabCut project plays the annotator. A fixed held-out test set is set aside
+(the same for every seed and strategy); the rest is the unlabeled pool, whose labels are
+revealed only when a strategy selects a frame. Per seed, the first `initial` frames are drawn
+at random (the same for every strategy) and one model is trained on them; then each strategy
+runs `rounds` rounds of: select `batch` frames, train for a fixed time budget (warm-started
+from the previous round), measure the test RMSE. Uses the engine and formats directly.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import dataclasses
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
+from learning.engine.data import PoseSample, load_image
+from learning.engine.embed import StreamScorer, forward_with_embeddings, score_stream
+from learning.engine.metrics import evaluate
+from learning.engine.network import PoseNet
+from learning.engine.predict import predict_images
+from learning.engine.selection import (
+    coverage_distance,
+    hybrid_pick,
+    kmeans_pick,
+)
+from learning.engine.train import train
+from learning.engine.uncertainty import (
+    combine,
+    default_edges,
+    fit_skeleton_stats,
+    resolve_weights,
+)
+from learning.formats.dlc import read_dlc_project
+
+STRATEGIES: tuple[str, ...] = ("random", "kmeans", "uncertainty", "hybrid")
+TEST_SPLIT_SEED = 20240601
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Budget and model of a replay. `minutes_per_round` is each training's time budget."""
+
+    strategies: tuple[str, ...] = STRATEGIES
+    seeds: int = 3
+    initial: int = 10
+    batch: int = 10
+    rounds: int = 5
+    minutes_per_round: float = 1.0
+    test_fraction: float = 0.2
+    backbone: str = "resnet18"
+    input_scale: float = 0.5
+    head_channels: int = 64
+    lr: float = 2e-3
+    warm_start: bool = True
+    weights: dict[str, float] = field(default_factory=dict)
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        unknown = set(self.strategies) - set(STRATEGIES)
+        if unknown or not self.strategies:
+            raise ValueError(f"strategies must be among {STRATEGIES}, got {self.strategies}")
+        if min(self.seeds, self.initial, self.batch) < 1 or self.rounds < 0:
+            raise ValueError("seeds, initial and batch must be >= 1, rounds >= 0")
+        if not 0 < self.test_fraction < 1 or self.minutes_per_round <= 0:
+            raise ValueError("test_fraction must be in (0, 1) and minutes_per_round > 0")
+
+
+# The CI configuration (~2-3 min on 2 CPU cores) and the one used for the report.
+PRESETS: dict[str, dict[str, Any]] = {
+    "tiny": {"seeds": 1, "initial": 4, "batch": 4, "rounds": 1, "minutes_per_round": 0.1,
+             "input_scale": 0.25, "head_channels": 16},
+    "full": {"seeds": 3, "initial": 10, "batch": 10, "rounds": 5, "minutes_per_round": 1.0,
+             "input_scale": 0.5, "head_channels": 64},
+}
+
+
+@dataclass
+class OracleData:
+    """The labeled project as engine samples, in file order."""
+
+    name: str
+    names: list[str]
+    samples: list[PoseSample]
+    keypoint_names: list[str]
+    edges: list[tuple[int, int]]
+    flip_pairs: tuple[tuple[int, int], ...]
+
+
+def infer_flip_pairs(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """(left, right) index pairs from names like leftear/rightear or l_paw/r_paw."""
+    lower = [n.lower() for n in names]
+    pairs = []
+    for i, name in enumerate(lower):
+        for prefix, other in (("left", "right"), ("l_", "r_")):
+            if name.startswith(prefix):
+                partner = other + name[len(prefix):]
+                if partner in lower:
+                    pairs.append((i, lower.index(partner)))
+    return tuple(sorted({tuple(sorted(p)) for p in pairs}))  # type: ignore[misc]
+
+
+def load_oracle_data(project_dir: str | Path) -> OracleData:
+    """Read a DeepLabCut project (single animal) into samples, skeleton and flip pairs."""
+    project = read_dlc_project(project_dir)
+    frames = project.frames
+    keypoints = frames.keypoints[:, 0]
+    samples = [PoseSample.from_keypoints(str(path), kp)
+               for path, kp in zip(project.image_files, keypoints, strict=True)]
+    index = {name: k for k, name in enumerate(frames.bodyparts)}
+    edges = [(index[a], index[b]) for a, b in frames.skeleton] or default_edges(
+        len(frames.bodyparts))
+    return OracleData(Path(project_dir).name, list(frames.image_paths), samples,
+                      list(frames.bodyparts), edges, infer_flip_pairs(frames.bodyparts))
+
+
+def split_test(n: int, fraction: float) -> tuple[list[int], list[int]]:
+    """(pool rows, test rows): a fixed random split, the same for every seed and strategy."""
+    order = np.random.default_rng(TEST_SPLIT_SEED).permutation(n)
+    n_test = max(1, round(n * fraction))
+    return sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())
+
+
+class _Replay:
+    """One dataset's replay state: cached images, configs, the output rows."""
+
+    def __init__(self, data: OracleData, cfg: ReplayConfig, workdir: str, log: Log) -> None:
+        self.data, self.cfg, self.workdir, self.log = data, cfg, workdir, log
+        self.images: dict[int, np.ndarray] = {}
+        self.pool, self.test = split_test(len(data.samples), cfg.test_fraction)
+        self.model_cfg = ModelConfig(
+            num_keypoints=len(data.keypoint_names), backbone=cfg.backbone,
+            input_scale=cfg.input_scale, head_channels=cfg.head_channels, pretrained="auto")
+        self.weights = resolve_weights(cfg.weights)
+        self.rows: list[dict[str, Any]] = []
+
+    def image(self, row: int) -> np.ndarray:
+        if row not in self.images:
+            self.images[row] = load_image(self.data.samples[row].image_path)
+        return self.images[row]
+
+    def train_cfg(self, seed: int) -> TrainConfig:
+        return TrainConfig(max_minutes=self.cfg.minutes_per_round, max_epochs=100_000,
+                           val_fraction=0.0, seed=seed, device="cpu", lr=self.cfg.lr,
+                           num_threads=self.cfg.threads,
+                           augment=AugmentConfig(flip_pairs=self.data.flip_pairs))
+
+    def fit(self, labeled: list[int], seed: int, init: str | None, tag: str
+            ) -> tuple[PoseNet, str, float]:
+        path = os.path.join(self.workdir, f"{tag}.pt")
+        result = train([self.data.samples[r] for r in labeled], None, self.model_cfg,
+                       self.train_cfg(seed), init_checkpoint=init, checkpoint_path=path)
+        return result.model, path, result.seconds
+
+    def test_rmse(self, model: PoseNet) -> float:
+        pred = predict_images(model, self.model_cfg, (self.image(r) for r in self.test),
+                              batch_size=8)
+        gt = np.stack([np.where(self.data.samples[r].present[:, None],
+                                self.data.samples[r].keypoints, np.nan) for r in self.test])
+        return float(evaluate(pred, gt)["rmse_px"])
+
+    def embeddings(self, model: PoseNet, rows: list[int]) -> np.ndarray:
+        chunks = [forward_with_embeddings(model, self.model_cfg,
+                                          [self.image(r) for r in rows[i:i + 8]]).embeddings
+                  for i in range(0, len(rows), 8)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, 1), np.float32)
+
+    def select(self, strategy: str, model: PoseNet, previous: PoseNet | None,
+               labeled: list[int], unlabeled: list[int], rng: np.random.Generator) -> list[int]:
+        """Rows of `unlabeled` to reveal next."""
+        k = min(self.cfg.batch, len(unlabeled))
+        if strategy == "random":
+            return sorted(rng.choice(unlabeled, size=k, replace=False).tolist())
+        labeled_emb = self.embeddings(model, labeled)
+        if strategy == "kmeans":
+            pool_emb = self.embeddings(model, unlabeled)
+            rows = kmeans_pick(pool_emb, k, labeled=labeled_emb, seed=int(rng.integers(1 << 30)))
+            return self._fill([unlabeled[r] for r in rows], unlabeled, k, rng)
+        gt = np.stack([self.data.samples[r].keypoints for r in labeled])
+        scorer = StreamScorer(model, self.model_cfg, flip_pairs=self.data.flip_pairs,
+                              skeleton=fit_skeleton_stats(gt, self.data.edges),
+                              previous=None if previous is None else (previous, self.model_cfg),
+                              extras_top=None)
+        scored = score_stream(scorer, ((r, self.image(r)) for r in unlabeled), batch_size=8)
+        components = dict(scored.components)
+        if strategy == "uncertainty":
+            scores = combine(components, self.weights)
+            order = np.argsort(-scores, kind="stable")[:k]
+            return [unlabeled[r] for r in order]
+        components["coverage"] = coverage_distance(scored.embeddings, labeled_emb)
+        scores = combine(components, self.weights)
+        rows = hybrid_pick(scored.embeddings, scores, k, labeled=labeled_emb)
+        return self._fill([unlabeled[r] for r in rows], unlabeled, k, rng)
+
+    @staticmethod
+    def _fill(picked: list[int], unlabeled: list[int], k: int,
+              rng: np.random.Generator) -> list[int]:
+        """Top up with random frames when near-duplicate exclusion left fewer than k."""
+        rest = [r for r in unlabeled if r not in picked]
+        extra = rng.choice(rest, size=min(k - len(picked), len(rest)), replace=False).tolist()
+        return picked + extra
+
+    def record(self, strategy: str, seed: int, rnd: int, labeled: list[int], rmse: float,
+               train_s: float, select_s: float, picked: list[int]) -> None:
+        self.rows.append({
+            "dataset": self.data.name, "strategy": strategy, "seed": seed, "round": rnd,
+            "n_labels": len(labeled), "test_rmse_px": round(rmse, 4),
+            "train_s": round(train_s, 1), "select_s": round(select_s, 1),
+            "picked": ";".join(Path(self.data.names[r]).name for r in picked),
+        })
+        self.log(f"[{self.data.name}] seed {seed} {strategy:<11} round {rnd}: "
+                 f"{len(labeled):3d} labels, test RMSE {rmse:7.2f} px "
+                 f"(train {train_s:.0f} s, select {select_s:.1f} s)")
+
+    def run_seed(self, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        initial = sorted(rng.choice(self.pool, size=min(self.cfg.initial, len(self.pool)),
+                                    replace=False).tolist())
+        model0, ckpt0, secs0 = self.fit(initial, seed, None, f"s{seed}-r0")
+        rmse0 = self.test_rmse(model0)
+        for strategy in self.cfg.strategies:
+            srng = np.random.default_rng([seed, STRATEGIES.index(strategy)])
+            labeled, model, ckpt, previous = list(initial), model0, ckpt0, None
+            self.record(strategy, seed, 0, labeled, rmse0, secs0, 0.0, initial)
+            for rnd in range(1, self.cfg.rounds + 1):
+                unlabeled = [r for r in self.pool if r not in set(labeled)]
+                if not unlabeled:
+                    break
+                start = time.perf_counter()
+                picked = self.select(strategy, model, previous, labeled, unlabeled, srng)
+                select_s = time.perf_counter() - start
+                labeled = labeled + picked
+                previous = copy.deepcopy(model)
+                model, ckpt, secs = self.fit(labeled, seed, ckpt if self.cfg.warm_start else None,
+                                             f"s{seed}-{strategy}-r{rnd}")
+                self.record(strategy, seed, rnd, labeled, self.test_rmse(model), secs, select_s,
+                            picked)
+
+
+def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str, Any]:
+    """Per strategy: mean/std curve over seeds, final RMSE, labels to reach random's final."""
+    curves: dict[str, list[tuple[int, float, float]]] = {}
+    for strategy in strategies:
+        by_labels: dict[int, list[float]] = {}
+        for row in rows:
+            if row["strategy"] == strategy:
+                by_labels.setdefault(int(row["n_labels"]), []).append(float(row["test_rmse_px"]))
+        curves[strategy] = [(n, float(np.nanmean(v)), float(np.nanstd(v)))
+                            for n, v in sorted(by_labels.items())]
+    random_final = curves["random"][-1][1] if curves.get("random") else None
+    out: dict[str, Any] = {}
+    for strategy, curve in curves.items():
+        reach = None
+        if random_final is not None:
+            reach = next((n for n, mean, _ in curve if mean <= random_final), None)
+        out[strategy] = {
+            "final_rmse_px": round(curve[-1][1], 3) if curve else None,
+            "labels_to_random_final": reach,
+            "curve": [[n, round(mean, 3)] for n, mean, _ in curve],
+            "spread": [[n, round(std, 3)] for n, _, std in curve],
+        }
+    return out
+
+
+def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: Path,
+                  title: str) -> tuple[Path, Path]:
+    """results.csv (one row per seed, strategy and round) and rmse_vs_labels.png."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / "results.csv"
+    with csv_path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
+    for strategy, result in summary["strategies"].items():
+        labels = np.array([n for n, _ in result["curve"]], dtype=float)
+        mean = np.array([m for _, m in result["curve"]])
+        std = np.array([s for _, s in result["spread"]])
+        ax.plot(labels, mean, marker="o", label=strategy)
+        ax.fill_between(labels, mean - std, mean + std, alpha=0.15)
+    ax.set_xlabel("labeled frames")
+    ax.set_ylabel("test RMSE (px)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    png_path = out_dir / "rmse_vs_labels.png"
+    fig.savefig(png_path)
+    plt.close(fig)
+    return csv_path, png_path
+
+
+def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
+           log: Log = lambda message: None) -> dict[str, Any]:
+    """Run the replay and write results.csv, rmse_vs_labels.png and summary.json to out_dir.
+
+    Returns {"strategies": {name: {final_rmse_px, labels_to_random_final, curve, spread}},
+    "dataset", "seeds", "config", "n_pool", "n_test", "seconds"}.
+    """
+    start = time.perf_counter()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    data = load_oracle_data(project_dir)
+    with tempfile.TemporaryDirectory(prefix="poseloop-oracle-") as workdir:
+        state = _Replay(data, cfg, workdir, log)
+        log(f"[{data.name}] {len(data.samples)} frames: pool {len(state.pool)}, "
+            f"test {len(state.test)}; strategies {', '.join(cfg.strategies)}")
+        for seed in range(cfg.seeds):
+            state.run_seed(seed)
+    summary = {
+        "strategies": summarize(state.rows, cfg.strategies),
+        "dataset": data.name,
+        "seeds": cfg.seeds,
+        "config": dataclasses.asdict(cfg),
+        "n_pool": len(state.pool),
+        "n_test": len(state.test),
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+    out = Path(out_dir)
+    csv_path, png_path = write_outputs(state.rows, summary, out,
+                                       f"{data.name}: test RMSE vs labels "
+                                       f"({cfg.seeds} seeds, mean ± sd)")
+    summary["csv"], summary["plot"] = str(csv_path), str(png_path)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary

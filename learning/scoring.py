@@ -1,0 +1,444 @@
+"""Active learning on the Django side: score candidate frames with the current model, choose
+a batch by the project's strategy, create their Frame rows and queue them.
+
+Flow of `score_project` (one Celery task on the inference queue, wherever the model runs):
+1. Candidates: up to `max_candidates` frame indices spread evenly over each video (indices that
+   already have a Frame are left out), decoded in ONE sequential pass per video and scored
+   `batch_size` at a time by `engine.embed.StreamScorer`, which keeps only poses, embeddings
+   and scores per frame (never the images); plus the project's existing frames that were never
+   labeled or queued, and the open queue entries scored by an older model (to re-rank them).
+2. Temporal scores per video from the candidates' predicted tracks; coverage = distance to
+   the nearest labeled frame in embedding space (the model's blind spots).
+3. Choose `queue_size - live entries` frames: random, kmeans (diversity only), uncertainty
+   (score only, near-duplicates skipped) or hybrid (score-weighted k-center greedy on the
+   top-scored shortlist). Near-duplicates of labeled frames are never chosen.
+4. A second sequential pass per video decodes just the chosen indices into Frame rows
+   (origin "selected"); all are queued through `annotation.queue.enqueue_frames` with
+   priority = combined score, components and the model version; stale open entries are
+   re-ranked with `annotation.queue.rerank_open_entries` (leased ones are left alone there).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from typing import Any, TypedDict
+
+import cv2
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import IntegrityError, transaction
+
+from annotation.models import LIVE_STATUSES, EntryStatus, QueueEntry, QueueReason
+from annotation.queue import enqueue_frames, rerank_open_entries
+from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
+from jobs.models import Job, JobKind
+from jobs.progress import JobCancelled, create_job, report, running
+from learning.datasets import flip_pairs, labeled_frame_ids, local_image_path, samples_for_frames
+from learning.engine.config import ModelConfig
+from learning.engine.data import load_image
+from learning.engine.embed import (
+    ScoredCandidates,
+    StreamScorer,
+    forward_with_embeddings,
+    score_stream,
+)
+from learning.engine.network import PoseNet
+from learning.engine.selection import (
+    coverage_distance,
+    default_radius,
+    hybrid_pick,
+    kmeans_pick,
+    top_k,
+)
+from learning.engine.uncertainty import (
+    DEFAULT_WEIGHTS,
+    SkeletonStats,
+    combine,
+    default_edges,
+    fit_skeleton_stats,
+    normalize_components,
+    temporal_inconsistency,
+)
+from learning.models import CurrentModel, ModelVersion, VersionStatus
+from learning.registry import current_version, loaded_model, previous_current
+from projects.models import Project, SelectionStrategy
+from videos.files import local_video_path
+from videos.models import Frame, FrameOrigin, Video
+from videos.sampling import iter_frames
+
+logger = logging.getLogger(__name__)
+
+MAX_CANDIDATES_PER_VIDEO = 1000
+MAX_EXISTING_CANDIDATES = 1000
+MAX_LABELED_EMBEDDINGS = 2000
+BATCH_SIZE = 16
+EXTRAS_MIN = 64  # frames that get the costly scores (TTA, disagreement): at least this many,
+EXTRAS_PER_PICK = 3  # or this many per frame to pick
+MODEL_REASONS = (QueueReason.DIVERSITY, QueueReason.UNCERTAINTY, QueueReason.TEMPORAL,
+                 QueueReason.SKELETON)
+# Which queue reason a frame gets: the component that contributed most to its score.
+REASON_OF = {"confidence": QueueReason.UNCERTAINTY, "entropy": QueueReason.UNCERTAINTY,
+             "peaks": QueueReason.UNCERTAINTY, "tta": QueueReason.UNCERTAINTY,
+             "disagreement": QueueReason.UNCERTAINTY, "temporal": QueueReason.TEMPORAL,
+             "skeleton": QueueReason.SKELETON, "coverage": QueueReason.DIVERSITY}
+
+Key = tuple[Any, ...]  # ("video", video_id, index) | ("frame", frame_id)
+Progress = Callable[[float, str], None]
+
+
+class ScoreSummary(TypedDict):
+    """What a scoring run did (the job's result)."""
+
+    version_id: int
+    strategy: str
+    candidates: int
+    needed: int
+    created_frames: int
+    enqueued: int
+    reranked: int
+    seconds: float
+    skipped: str
+
+
+# --- candidates -----------------------------------------------------------------------------
+
+def candidate_indices(frame_count: int, existing: Iterable[int], max_candidates: int
+                      ) -> list[int]:
+    """Up to `max_candidates` sorted indices spread evenly over the frames without a Frame."""
+    available = np.setdiff1d(np.arange(frame_count, dtype=np.int64),
+                             np.fromiter((int(i) for i in existing), dtype=np.int64))
+    if available.size <= max_candidates:
+        return available.tolist()
+    positions = ((np.arange(max_candidates) + 0.5) * available.size / max_candidates)
+    return available[positions.astype(np.int64)].tolist()
+
+
+def video_stream(video: Video, indices: list[int]) -> Iterator[tuple[Key, np.ndarray]]:
+    """(key, RGB frame) for `indices` by one sequential decode; one frame alive at a time."""
+    if not indices:
+        return
+    with local_video_path(video) as path:
+        for index, bgr in iter_frames(str(path), indices):
+            yield ("video", video.pk, index), cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def frame_stream(frames: Iterable[Frame]) -> Iterator[tuple[Key, np.ndarray]]:
+    """(key, RGB image) for existing frames, read one at a time from storage."""
+    for frame in frames:
+        try:
+            yield ("frame", frame.pk), load_image(local_image_path(frame))
+        except (OSError, FileNotFoundError, ValueError):
+            logger.warning("frame %s has no readable image; not scored", frame.pk)
+
+
+def _queue_state(project_id: int, version_id: int) -> tuple[int, list[int], set[int]]:
+    """(live entries, frames of open model-made entries scored by another model, frames that
+    ever had an entry). Read-only."""
+    entries = QueueEntry.objects.filter(project_id=project_id)
+    live = entries.filter(status__in=LIVE_STATUSES).count()
+    stale = list(entries.filter(status=EntryStatus.OPEN, pinned=False, reason__in=MODEL_REASONS)
+                 .exclude(model_version_id=version_id).values_list("frame_id", flat=True))
+    ever = set(entries.values_list("frame_id", flat=True))
+    return live, stale, ever
+
+
+# --- labeled frames: skeleton statistics and embeddings --------------------------------------
+
+def _skeleton_edges(project: Project) -> list[tuple[int, int]]:
+    parts = list(project.bodyparts.order_by("order", "id").values_list("pk", flat=True))
+    index = {pk: k for k, pk in enumerate(parts)}
+    edges = [(index[s], index[t]) for s, t in project.edges.values_list("source_id", "target_id")
+             if s in index and t in index]
+    return edges or default_edges(len(parts))
+
+
+def _labeled_context(project: Project, model: PoseNet, cfg: ModelConfig, batch_size: int
+                     ) -> tuple[SkeletonStats | None, np.ndarray, list[int]]:
+    """(skeleton statistics of the labels, embeddings (M, C) of the labeled frames, their ids)."""
+    ids = labeled_frame_ids(project)[-MAX_LABELED_EMBEDDINGS:]
+    if not ids:
+        return None, np.zeros((0, 1), np.float32), []
+    order, samples = samples_for_frames(project, ids)
+    stats = None
+    if len(samples) >= 3:
+        keypoints = np.stack([np.where(s.present[:, None], s.keypoints, np.nan) for s in samples])
+        stats = fit_skeleton_stats(keypoints, _skeleton_edges(project))
+    chunks = []
+    for start in range(0, len(samples), batch_size):
+        images = [load_image(s.image_path) for s in samples[start:start + batch_size]]
+        chunks.append(forward_with_embeddings(model, cfg, images).embeddings)
+    return stats, np.concatenate(chunks), list(order)
+
+
+# --- choosing -------------------------------------------------------------------------------
+
+def project_weights(project: Project) -> dict[str, float]:
+    """DEFAULT_WEIGHTS updated by the project's acquisition_weights (unknown names ignored)."""
+    weights = dict(DEFAULT_WEIGHTS)
+    for name, value in (project.acquisition_weights or {}).items():
+        if name in weights:
+            weights[name] = float(value)
+        else:
+            logger.warning("project %s: unknown acquisition weight %r ignored", project.pk, name)
+    return weights
+
+
+def add_temporal(scored: ScoredCandidates) -> None:
+    """components["temporal"]: per video, deviation of each candidate from its smooth track."""
+    temporal = np.zeros(len(scored.keys))
+    rows_of: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for row, key in enumerate(scored.keys):
+        if key[0] == "video":
+            rows_of[key[1]].append((key[2], row))
+    for rows in rows_of.values():
+        rows.sort()
+        order = [row for _, row in rows]
+        temporal[order] = temporal_inconsistency(scored.poses[order])
+    scored.components["temporal"] = temporal
+
+
+def choose(strategy: str, scores: np.ndarray, embeddings: np.ndarray, eligible: np.ndarray,
+           labeled: np.ndarray, n: int, seed: int = 0) -> list[int]:
+    """Rows (into the candidate arrays) to queue, at most n, unique, only `eligible` ones.
+
+    scores (N,) in [0, 1]; embeddings (N, C); eligible (N,) bool; labeled (M, C).
+    """
+    rows = np.flatnonzero(eligible)
+    if n <= 0 or rows.size == 0:
+        return []
+    emb, sc = embeddings[rows], scores[rows]
+    radius = default_radius(np.concatenate([emb, labeled]) if len(labeled) else emb)
+    if strategy == SelectionStrategy.RANDOM:
+        rng = np.random.default_rng(seed)
+        picked = rng.permutation(rows.size)[:n].tolist()
+    elif strategy == SelectionStrategy.KMEANS:
+        picked = kmeans_pick(emb, n, labeled=labeled, radius=radius, seed=seed)
+    elif strategy == SelectionStrategy.UNCERTAINTY:
+        picked = top_k(sc, n, embeddings=emb, labeled=labeled, radius=radius)
+    else:
+        picked = hybrid_pick(emb, sc, n, labeled=labeled, radius=radius)
+    return [int(rows[p]) for p in picked]
+
+
+def _frame_components(names: list[str], raw: dict[str, np.ndarray], normed: dict[str, np.ndarray],
+                      weights: dict[str, float], scores: np.ndarray, row: int, strategy: str
+                      ) -> tuple[dict[str, Any], str]:
+    comps: dict[str, Any] = {"score": round(float(scores[row]), 4), "strategy": strategy}
+    best, best_value = "coverage", -1.0
+    for name in names:
+        value = float(raw[name][row])
+        if np.isfinite(value):
+            comps[name] = round(value, 4)
+        contribution = weights.get(name, 0.0) * float(normed[name][row])
+        if np.isfinite(value) and contribution > best_value:
+            best, best_value = name, contribution
+    reason = QueueReason.DIVERSITY
+    if strategy in (SelectionStrategy.UNCERTAINTY, SelectionStrategy.HYBRID):
+        reason = REASON_OF.get(best, QueueReason.UNCERTAINTY)
+    return comps, str(reason)
+
+
+# --- creating frames ------------------------------------------------------------------------
+
+def materialize(project: Project, keys: list[Key], strategy: str) -> dict[Key, int]:
+    """Frame ids for chosen keys: existing frames as they are; video indices decoded in one
+    sequential pass per video and saved as PNG Frames (origin "selected").
+
+    Each frame is its own small transaction guarded by the (video, frame_index) unique
+    constraint; a frame created meanwhile by someone else is reused.
+    """
+    out: dict[Key, int] = {key: key[1] for key in keys if key[0] == "frame"}
+    by_video: dict[int, list[int]] = defaultdict(list)
+    for key in keys:
+        if key[0] == "video":
+            by_video[key[1]].append(key[2])
+    for video in Video.objects.filter(pk__in=list(by_video)):
+        with local_video_path(video) as path:
+            for index, bgr in iter_frames(str(path), sorted(by_video[video.pk])):
+                out[("video", video.pk, index)] = _save_frame(project, video, index, bgr,
+                                                              strategy)
+    return out
+
+
+def _save_frame(project: Project, video: Video, index: int, bgr: np.ndarray, strategy: str
+                ) -> int:
+    ok, png = cv2.imencode(".png", bgr)
+    if not ok:
+        raise RuntimeError(f"could not encode frame {index} as PNG")
+    frame = Frame(project=project, video=video, frame_index=index, width=bgr.shape[1],
+                  height=bgr.shape[0], origin=FrameOrigin.SELECTED,
+                  extraction_strategy=f"al-{strategy}")
+    frame.image.save(f"v{video.pk}_f{index:07d}.png", ContentFile(png.tobytes()), save=False)
+    try:
+        with transaction.atomic():
+            frame.save()
+        return frame.pk
+    except IntegrityError:
+        frame.image.delete(save=False)
+        return Frame.objects.get(video=video, frame_index=index).pk
+
+
+# --- the run --------------------------------------------------------------------------------
+
+def _load_previous(version: ModelVersion, cfg: ModelConfig) -> tuple[PoseNet, ModelConfig] | None:
+    previous = previous_current(version)
+    if previous is None or not previous.checkpoint:
+        return None
+    try:
+        model, prev_cfg = loaded_model(previous)
+    except (OSError, RuntimeError, ValueError, KeyError):
+        return None
+    return (model, prev_cfg) if prev_cfg.num_keypoints == cfg.num_keypoints else None
+
+
+def _skip(version_id: int, strategy: str, why: str, start: float) -> ScoreSummary:
+    logger.info("scoring skipped for version %s: %s", version_id, why)
+    return ScoreSummary(version_id=version_id, strategy=strategy, candidates=0, needed=0,
+                        created_frames=0, enqueued=0, reranked=0,
+                        seconds=round(time.perf_counter() - start, 2), skipped=why)
+
+
+def _enqueue_chosen(project: Project, chosen: dict[Key, tuple[dict[str, Any], str]],
+                    strategy: str, version_id: int) -> int:
+    """Create the chosen frames and queue them, one `enqueue_frames` call per reason."""
+    frame_ids = materialize(project, list(chosen), strategy)
+    groups: dict[str, dict[int, tuple[float, dict[str, Any]]]] = defaultdict(dict)
+    for key, (comps, reason) in chosen.items():
+        groups[reason][frame_ids[key]] = (comps["score"], comps)
+    enqueued = 0
+    for reason, entries in groups.items():
+        enqueued += enqueue_frames(
+            project.pk, list(entries), reason=reason,
+            priorities={f: p for f, (p, _) in entries.items()},
+            components={f: c for f, (_, c) in entries.items()}, model_version_id=version_id)
+    return enqueued
+
+
+def score_project(project_id: int, version_id: int, *, progress: Progress | None = None,
+                  max_candidates: int = MAX_CANDIDATES_PER_VIDEO, batch_size: int = BATCH_SIZE,
+                  seed: int = 0) -> ScoreSummary:
+    """Score candidates with `version` (which must be the project's current, ready model),
+    refill the queue up to project.queue_size and re-rank stale open entries. See the module
+    docstring. Each queue change is atomic inside `annotation.queue`."""
+    start = time.perf_counter()
+    say = progress or (lambda fraction, message: None)
+    project = Project.objects.get(pk=project_id)
+    version = ModelVersion.objects.get(pk=version_id, project_id=project_id)
+    strategy = project.selection_strategy
+    current = current_version(project)
+    if version.status != VersionStatus.READY or not version.checkpoint:
+        return _skip(version_id, strategy, f"model is {version.status}", start)
+    if current is None or current.pk != version.pk:
+        return _skip(version_id, strategy, "a newer model is current", start)
+    model, cfg = loaded_model(version)
+    if cfg.num_keypoints != project.bodyparts.count():
+        return _skip(version_id, strategy, "the skeleton changed since training", start)
+    live, stale, ever_queued = _queue_state(project_id, version_id)
+    needed = max(0, project.queue_size - live)
+    if needed == 0 and not stale:
+        return _skip(version_id, strategy, "queue is full", start)
+    say(0.02, "Preparing labeled frames")
+    skeleton, labeled_emb, labeled_ids = _labeled_context(project, model, cfg, batch_size)
+    labeled_set = set(labeled_ids) | set(labeled_frame_ids(project))
+    videos = list(Video.objects.filter(project=project, deleted_at__isnull=True))
+    plan: list[tuple[Video, list[int]]] = []
+    for video in videos:
+        existing = video.frames.values_list("frame_index", flat=True)
+        plan.append((video, candidate_indices(video.frame_count, existing, max_candidates)))
+    existing_frames = list(
+        Frame.objects.filter(project=project).exclude(pk__in=labeled_set)
+        .exclude(pk__in=ever_queued).order_by("id")[:MAX_EXISTING_CANDIDATES])
+    stale_frames = list(Frame.objects.filter(pk__in=stale))
+    total = sum(len(ix) for _, ix in plan) + len(existing_frames) + len(stale_frames)
+    scorer = StreamScorer(model, cfg, flip_pairs=flip_pairs(project), skeleton=skeleton,
+                          previous=_load_previous(version, cfg),
+                          extras_top=max(EXTRAS_MIN, EXTRAS_PER_PICK * needed))
+
+    def items() -> Iterator[tuple[Hashable, np.ndarray]]:
+        for video, indices in plan:
+            yield from video_stream(video, indices)
+        yield from frame_stream(existing_frames)
+        yield from frame_stream(stale_frames)
+
+    scored = score_stream(scorer, items(), batch_size,
+                          progress=lambda done: say(0.05 + 0.8 * done / max(total, 1),
+                                                    f"Scored {done}/{total} frames"))
+    if not scored.keys:
+        return _skip(version_id, strategy, "no candidate frames", start)
+    add_temporal(scored)
+    scored.components["coverage"] = coverage_distance(scored.embeddings, labeled_emb)
+    weights = project_weights(project)
+    if strategy == SelectionStrategy.UNCERTAINTY:
+        weights["coverage"] = 0.0
+    raw = scored.components
+    scores = combine(raw, weights)
+    normed = normalize_components(raw)
+    stale_set = set(stale)
+    eligible = np.array([not (k[0] == "frame" and k[1] in stale_set) for k in scored.keys])
+    say(0.87, "Choosing frames")
+    rows = choose(strategy, scores, scored.embeddings, eligible, labeled_emb, needed, seed)
+    names = sorted(raw)
+    chosen = {scored.keys[r]: _frame_components(names, raw, normed, weights, scores, r, strategy)
+              for r in rows}
+    say(0.9, f"Saving {len(rows)} frames")
+    enqueued = _enqueue_chosen(project, chosen, strategy, version_id)
+    rerank = {}
+    for row, key in enumerate(scored.keys):
+        if key[0] == "frame" and key[1] in stale_set:
+            comps, _ = _frame_components(names, raw, normed, weights, scores, row, strategy)
+            rerank[key[1]] = (comps["score"], comps)
+    reranked = rerank_open_entries(project_id, rerank, version_id) if rerank else 0
+    created = sum(1 for key in chosen if key[0] == "video")
+    return ScoreSummary(version_id=version_id, strategy=strategy, candidates=len(scored.keys),
+                        needed=needed, created_frames=created, enqueued=enqueued,
+                        reranked=reranked, seconds=round(time.perf_counter() - start, 2),
+                        skipped="")
+
+
+# --- the loop's trigger ---------------------------------------------------------------------
+
+def queue_scoring(project_id: int, version_id: int) -> Job | None:
+    """Create a "score" job and send `score_project_task` after commit; None if a scoring job
+    of the project is already queued or running (it will see the newest current model)."""
+    if Job.objects.filter(project_id=project_id, kind=JobKind.SCORE,
+                          status__in=ACTIVE_JOB_STATUSES).exists():
+        return None
+    job = create_job(project_id, JobKind.SCORE, params={"version_id": version_id})
+    from learning.selection_tasks import score_project_task
+
+    transaction.on_commit(lambda: score_project_task.delay(project_id, version_id, job.pk))
+    return job
+
+
+def run_scoring_job(project_id: int, version_id: int, job_id: int | None = None) -> None:
+    """The task body: the job's progress and result around `score_project`."""
+    if job_id is None:
+        job_id = create_job(project_id, JobKind.SCORE, params={"version_id": version_id}).pk
+    try:
+        with running(job_id) as job:
+            job.result = dict(score_project(
+                project_id, version_id, progress=lambda f, m: report(job_id, f, m)))
+    except JobCancelled:
+        return
+
+
+def on_current_model_saved(sender: Any, instance: CurrentModel, **kwargs: Any) -> None:
+    """post_save receiver on CurrentModel: a version became current → score after commit.
+
+    Runs inside the promotion's transaction, so it only registers an on_commit callback (a
+    rolled-back promotion queues nothing) and never raises into it.
+    """
+    if kwargs.get("raw"):
+        return
+    project_id, version_id = instance.project_id, instance.version_id
+
+    def start() -> None:
+        try:
+            queue_scoring(project_id, version_id)
+        except Exception:
+            logger.exception("could not queue scoring of project %s", project_id)
+
+    transaction.on_commit(start)

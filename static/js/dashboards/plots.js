@@ -1,0 +1,89 @@
+// Draws one plot with the vendored plotly (window.Plotly) and gives it PNG, SVG and CSV buttons.
+
+const Plotly = window.Plotly;
+
+export const COLORS = ["#2f6fdf", "#e07b39", "#1e8e3e", "#8e44ad", "#c0392b", "#16a2b8",
+  "#7f8c8d", "#d4ac0d"];
+
+const BASE_LAYOUT = {
+  margin: { l: 56, r: 16, t: 12, b: 48 },
+  height: 300,
+  font: { family: "system-ui, -apple-system, 'Segoe UI', sans-serif", size: 12, color: "#1d2330" },
+  paper_bgcolor: "#fff",
+  plot_bgcolor: "#fff",
+  legend: { orientation: "h", y: -0.22, x: 0 },
+  xaxis: { gridcolor: "#eceef2", zeroline: false, automargin: true },
+  yaxis: { gridcolor: "#eceef2", zeroline: false, automargin: true },
+  hovermode: "closest",
+};
+
+const CONFIG = { displayModeBar: false, responsive: true };
+
+function csvCell(value) {
+  if (value === null || value === undefined) return "";
+  const text = String(value);
+  return /[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+export function toCsv(header, rows) {
+  return [header, ...rows].map((row) => row.map(csvCell).join(",")).join("\n") + "\n";
+}
+
+function download(filename, text, type) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = filename;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
+function button(text, title, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "export";
+  b.textContent = text;
+  b.title = title;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function addExportButtons(card, div, name, csv) {
+  const head = card.querySelector(".plot-head");
+  let bar = head.querySelector(".exports");
+  if (bar) return;
+  bar = document.createElement("span");
+  bar.className = "exports";
+  const image = (format) => () => Plotly.downloadImage(div, {
+    format, filename: name, width: div.clientWidth || 700, height: div.clientHeight || 300 });
+  bar.append(
+    button("PNG", "Download the plot as PNG", image("png")),
+    button("SVG", "Download the plot as SVG", image("svg")),
+    button("CSV", "Download the plot's numbers as CSV",
+      () => download(`${name}.csv`, toCsv(...div._csv()), "text/csv")),
+  );
+  head.append(bar);
+}
+
+// spec: { traces, layout, csv: [header, rows] }. Draws (or redraws) into #plot-<name>.
+export function drawPlot(name, spec, filePrefix) {
+  const div = document.getElementById(`plot-${name}`);
+  if (!div) return null;
+  const layout = {
+    ...BASE_LAYOUT, ...spec.layout,
+    xaxis: { ...BASE_LAYOUT.xaxis, ...(spec.layout?.xaxis ?? {}) },
+    yaxis: { ...BASE_LAYOUT.yaxis, ...(spec.layout?.yaxis ?? {}) },
+  };
+  if (!spec.traces.length) {
+    layout.annotations = [{ text: spec.empty ?? "No data yet", showarrow: false,
+      xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { size: 14, color: "#667085" } }];
+    layout.xaxis = { ...layout.xaxis, visible: false };
+    layout.yaxis = { ...layout.yaxis, visible: false };
+  }
+  div._csv = () => spec.csv;
+  Plotly.react(div, spec.traces, layout, CONFIG);
+  addExportButtons(div.closest(".plot-card"), div, `${filePrefix}-${name}`, spec.csv);
+  return div;
+}

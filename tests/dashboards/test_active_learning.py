@@ -1,0 +1,90 @@
+"""How frames were chosen, the selecting model's error on them, and oracle-replay results."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from annotation.models import EntryStatus, QueueReason
+from dashboards.active_learning import active_learning, oracle, selected_vs_baseline
+from tests.annotation.factories import FrameFactory, LabelFactory, QueueEntryFactory, points_for
+from tests.dashboards.factories import version
+
+pytestmark = pytest.mark.django_db
+
+
+def entry(project, reason, status=EntryStatus.OPEN, **kw):
+    return QueueEntryFactory(frame=FrameFactory(project=project), reason=reason, status=status,
+                             **kw)
+
+
+def labeled_entry(project, reason, model, prediction_xy, label_xy=(10.0, 20.0)):
+    """A done entry whose selecting model predicted every body part at `prediction_xy`."""
+    keypoints = [[*prediction_xy, 0.5] for _ in project.bodypart_names()]
+    queued = entry(project, reason, EntryStatus.DONE, model_version_id=model.pk,
+                   components={"uncertainty": 0.5, "keypoints": keypoints})
+    LabelFactory(project=project, frame=queued.frame, points=points_for(project, label_xy))
+    return queued
+
+
+def test_reasons_count_outcomes_and_mean_scores(project):
+    entry(project, QueueReason.UNCERTAINTY, components={"uncertainty": 0.2, "strategy": "hybrid"},
+          priority=1.0)
+    entry(project, QueueReason.UNCERTAINTY, EntryStatus.DONE,
+          components={"uncertainty": 0.6, "diversity": 1.0}, priority=3.0)
+    entry(project, QueueReason.MANUAL, EntryStatus.SKIPPED)
+    result = active_learning(project)
+    rows = {r["reason"]: r for r in result["reasons"]}
+    assert set(rows) == {"uncertainty", "manual"}
+    assert (rows["uncertainty"]["total"], rows["uncertainty"]["labeled"],
+            rows["uncertainty"]["waiting"]) == (2, 1, 1)
+    assert rows["uncertainty"]["mean_priority"] == 2.0
+    assert rows["uncertainty"]["components"] == {"diversity": 1.0, "uncertainty": 0.4}
+    assert rows["manual"]["skipped"] == 1
+    assert result["strategies"] == {"hybrid": 1}
+    assert result["strategy"] == project.selection_strategy
+
+
+def test_selected_frames_error_vs_baseline(project):
+    model = version(project, n_labels=10, test_rmse=5.0)
+    labeled_entry(project, QueueReason.UNCERTAINTY, model, (13.0, 24.0))  # 5 px off
+    labeled_entry(project, QueueReason.UNCERTAINTY, model, (10.0, 27.0))  # 7 px off
+    labeled_entry(project, QueueReason.MANUAL, model, (11.0, 20.0))  # 1 px off
+    labeled_entry(project, QueueReason.DIVERSITY, model, (10.0, 23.0))  # 3 px off
+    result = selected_vs_baseline(project)
+    assert result["available"]
+    groups = {g["reason"]: g for g in result["groups"]}
+    assert groups["uncertainty"]["mean_px"] == pytest.approx(6.0)
+    assert groups["uncertainty"]["n_frames"] == 2 and groups["uncertainty"]["model_selected"]
+    assert not groups["manual"]["model_selected"]
+    assert result["model_selected_mean_px"] == pytest.approx(6.0)
+    assert result["baseline_mean_px"] == pytest.approx(2.0)
+
+
+def test_selected_vs_baseline_says_what_is_needed(project):
+    model = version(project, n_labels=10, test_rmse=5.0)
+    queued = entry(project, QueueReason.UNCERTAINTY, EntryStatus.DONE, model_version_id=model.pk,
+                   components={"uncertainty": 0.9})
+    LabelFactory(project=project, frame=queued.frame)
+    result = selected_vs_baseline(project)
+    assert not result["available"] and "components['keypoints']" in result["note"]
+
+
+def test_oracle_results_are_read_per_strategy(project):
+    csv = ("strategy,n_labels,test_rmse_px\n"
+           "random,10,9.0\nrandom,20,7.5\nuncertainty,10,8.0\nuncertainty,20,6.0\n")
+    default_storage.save(f"projects/{project.pk}/oracle/results.csv", ContentFile(csv.encode()))
+    result = oracle(project)
+    assert result["available"] and result["columns"] == ["strategy", "n_labels", "test_rmse_px"]
+    assert (result["x"], result["y"]) == ("n_labels", "test_rmse_px")
+    assert result["series"] == [
+        {"name": "random", "x": [10.0, 20.0], "y": [9.0, 7.5]},
+        {"name": "uncertainty", "x": [10.0, 20.0], "y": [8.0, 6.0]}]
+    assert result["rows"][0] == ["random", 10.0, 9.0]
+
+
+def test_no_oracle_results(project):
+    result = oracle(project)
+    assert not result["available"]
+    assert result["path"] == f"projects/{project.pk}/oracle/results.csv"
