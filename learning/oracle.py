@@ -137,8 +137,10 @@ def split_test(n: int, fraction: float) -> tuple[list[int], list[int]]:
 class _Replay:
     """One dataset's replay state: cached images, configs, the output rows."""
 
-    def __init__(self, data: OracleData, cfg: ReplayConfig, workdir: str, log: Log) -> None:
+    def __init__(self, data: OracleData, cfg: ReplayConfig, workdir: str, log: Log,
+                 partial: Path | None = None) -> None:
         self.data, self.cfg, self.workdir, self.log = data, cfg, workdir, log
+        self.partial = partial
         self.images: dict[int, np.ndarray] = {}
         self.pool, self.test = split_test(len(data.samples), cfg.test_fraction)
         self.model_cfg = ModelConfig(
@@ -193,7 +195,7 @@ class _Replay:
         scorer = StreamScorer(model, self.model_cfg, flip_pairs=self.data.flip_pairs,
                               skeleton=fit_skeleton_stats(gt, self.data.edges),
                               previous=None if previous is None else (previous, self.model_cfg),
-                              extras_top=None)
+                              extras_fraction=1.0)
         scored = score_stream(scorer, ((r, self.image(r)) for r in unlabeled), batch_size=8)
         components = dict(scored.components)
         if strategy == "uncertainty":
@@ -221,6 +223,9 @@ class _Replay:
             "train_s": round(train_s, 1), "select_s": round(select_s, 1),
             "picked": ";".join(Path(self.data.names[r]).name for r in picked),
         })
+        if self.partial is not None:  # survives an interrupted run
+            with self.partial.open("a") as fh:
+                fh.write(json.dumps(self.rows[-1]) + "\n")
         self.log(f"[{self.data.name}] seed {seed} {strategy:<11} round {rnd}: "
                  f"{len(labeled):3d} labels, test RMSE {rmse:7.2f} px "
                  f"(train {train_s:.0f} s, select {select_s:.1f} s)")
@@ -319,8 +324,12 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     data = load_oracle_data(project_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = out / "results.partial.jsonl"
+    partial.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="poseloop-oracle-") as workdir:
-        state = _Replay(data, cfg, workdir, log)
+        state = _Replay(data, cfg, workdir, log, partial)
         log(f"[{data.name}] {len(data.samples)} frames: pool {len(state.pool)}, "
             f"test {len(state.test)}; strategies {', '.join(cfg.strategies)}")
         for seed in range(cfg.seeds):
@@ -334,7 +343,6 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
         "n_test": len(state.test),
         "seconds": round(time.perf_counter() - start, 1),
     }
-    out = Path(out_dir)
     csv_path, png_path = write_outputs(state.rows, summary, out,
                                        f"{data.name}: test RMSE vs labels "
                                        f"({cfg.seeds} seeds, mean ± sd)")

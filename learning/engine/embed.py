@@ -8,7 +8,6 @@ prediction forward, so embeddings cost no extra network pass.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -131,9 +130,11 @@ class StreamScorer:
 
     Cheap scores (confidence, heatmap entropy, second peak, skeleton) are computed for every
     frame from the one forward pass. The costly ones (flip and zoom TTA, disagreement with
-    `previous` model) run only on frames whose cheap provisional score enters the running top
-    `extras_top` (None: every frame); with candidates in random order that is about
-    extras_top x (1 + ln(N / extras_top)) frames. `max_held` records the most images held.
+    `previous` model: one extra forward each) run only on frames whose cheap provisional score
+    is above the running (1 - extras_fraction) quantile of the scores seen so far, i.e. on about
+    `extras_fraction` of the frames (1.0: all); elsewhere they are NaN (neutral when combined).
+    That keeps the cost of scoring a fixed small share above plain inference. `max_held`
+    records the most images held at once.
     """
 
     model: PoseNet
@@ -141,7 +142,7 @@ class StreamScorer:
     flip_pairs: Sequence[tuple[int, int]] = ()
     skeleton: SkeletonStats | None = None
     previous: tuple[PoseNet, ModelConfig] | None = None
-    extras_top: int | None = 64
+    extras_fraction: float = 0.05
     tta: bool = True
     zoom: bool = True
     device: str | torch.device | None = None
@@ -152,7 +153,7 @@ class StreamScorer:
     _poses: list[np.ndarray] = field(default_factory=list)
     _emb: list[np.ndarray] = field(default_factory=list)
     _comp: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    _heap: list[float] = field(default_factory=list)
+    _seen: list[float] = field(default_factory=list)
 
     def add_batch(self, keys: Sequence[Hashable], images: Sequence[np.ndarray]) -> None:
         """Score one batch of uint8 RGB images (H, W, 3); the images are not kept."""
@@ -186,17 +187,11 @@ class StreamScorer:
             self._comp.setdefault(name, []).append(values)
 
     def _enters_top(self, provisional: np.ndarray) -> list[int]:
-        if self.extras_top is None:
+        if self.extras_fraction >= 1.0:
             return list(range(len(provisional)))
-        chosen = []
-        for i, value in enumerate(provisional.tolist()):
-            if len(self._heap) < self.extras_top:
-                heapq.heappush(self._heap, value)
-                chosen.append(i)
-            elif value > self._heap[0]:
-                heapq.heapreplace(self._heap, value)
-                chosen.append(i)
-        return chosen
+        self._seen.extend(provisional.tolist())
+        threshold = float(np.quantile(self._seen, 1.0 - self.extras_fraction))
+        return [i for i, value in enumerate(provisional.tolist()) if value > threshold]
 
     def _extras(self, images: list[np.ndarray], poses: np.ndarray,
                 comps: dict[str, np.ndarray], rows: list[int]) -> None:

@@ -48,7 +48,8 @@ class TrainProgress:
 
 @dataclass
 class TrainResult:
-    """Outcome of `train`. `model` holds the best weights (eval mode).
+    """Outcome of `train`. `model` holds the best epoch's weights (eval mode); best_val_loss and
+    best_val_rmse_px (original-image pixels) are that epoch's validation figures.
 
     data_share: fraction of training-step wall time spent waiting for batches (loading,
     augmentation) and building targets. stopped_by: "epochs", "time", "early_stopping".
@@ -62,6 +63,7 @@ class TrainResult:
     images_per_s: float
     data_share: float
     best_val_loss: float | None
+    best_val_rmse_px: float | None
     stopped_by: str
     model: PoseNet = field(repr=False)
 
@@ -186,7 +188,7 @@ def train(
     checkpoint_path: str | None = None,
     keypoint_names: Sequence[str] | None = None,
 ) -> TrainResult:
-    """Train a PoseNet and keep the epoch with the lowest validation loss.
+    """Train a PoseNet and keep the epoch with the best validation score (`select_by`).
 
     Without `val_samples`, `train_cfg.val_fraction` of `train_samples` is held out (0 = none;
     then the last epoch is kept). `init_checkpoint` warm-starts from an earlier model (its
@@ -210,7 +212,8 @@ def train(
     )
     budget_s = train_cfg.max_minutes * 60.0
     history: list[dict[str, Any]] = []
-    best_loss, best_state, best_epoch = math.inf, None, 0
+    best_score, best_state, best_epoch = math.inf, None, 0
+    best_val: tuple[float, float] | None = None
     counters = _Counters(start=time.perf_counter())
     stopped_by, epoch = "epochs", 0
     for epoch in range(1, train_cfg.max_epochs + 1):
@@ -227,9 +230,9 @@ def train(
             "val_rmse_px": val[1] if val else None, "lr": optimizer.param_groups[0]["lr"],
             "elapsed_s": elapsed,
         })
-        score = val_loss if val_loss is not None else -float(epoch)  # no validation: keep latest
-        if score < best_loss:
-            best_loss, best_epoch = score, epoch
+        score = _score(val, train_cfg.select_by, epoch)
+        if score < best_score:
+            best_score, best_epoch, best_val = score, epoch, val
             best_state = copy.deepcopy(model.state_dict())
             if checkpoint_path is not None:
                 meta = {"epoch": epoch, "val_loss": val_loss, "train_config": train_cfg.to_dict()}
@@ -257,7 +260,8 @@ def train(
         device=str(device),
         images_per_s=counters.images / busy_s,
         data_share=counters.data_s / busy_s,
-        best_val_loss=best_loss if val_samples else None,
+        best_val_loss=best_val[0] if best_val else None,
+        best_val_rmse_px=best_val[1] if best_val else None,
         stopped_by=stopped_by,
         model=model.eval(),
     )
@@ -307,6 +311,13 @@ def _make_data(
         generator=torch.Generator().manual_seed(train_cfg.seed),
     )
     return loader, val_ds
+
+
+def _score(val: tuple[float, float] | None, select_by: str, epoch: int) -> float:
+    """Lower is better; without validation the latest epoch wins."""
+    if val is None:
+        return -float(epoch)
+    return val[1] if select_by == "val_rmse" else val[0]
 
 
 @torch.no_grad()

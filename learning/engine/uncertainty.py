@@ -303,32 +303,40 @@ def label_outliers(keypoints: np.ndarray, edges: Sequence[tuple[int, int]],
 # --- normalising and combining --------------------------------------------------------------
 
 def rank_normalize(values: np.ndarray) -> np.ndarray:
-    """(N,) average ranks scaled to [0, 1] (ties share a rank); all-equal input gives 0.5."""
-    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=-np.inf)
-    n = values.size
-    if n == 0:
-        return values
-    if n == 1 or np.all(values == values[0]):
-        return np.full(n, 0.5)
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(n)
-    ranks[order] = np.arange(n)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    """(N,) average ranks of the finite values scaled to [0, 1] (ties share a rank).
+
+    NaN (a score not computed for that frame) maps to the neutral 0.5; all-equal input too.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.size, 0.5)
+    finite = np.isfinite(values)
+    x = values[finite]
+    if x.size < 2 or np.all(x == x[0]):
+        return out
+    order = np.argsort(x, kind="stable")
+    ranks = np.empty(x.size)
+    ranks[order] = np.arange(x.size)
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
     sums = np.bincount(inverse, weights=ranks)
-    return (sums / counts)[inverse] / (n - 1)
+    out[finite] = (sums / counts)[inverse] / (x.size - 1)
+    return out
 
 
 def robust_z(values: np.ndarray, clip: float = 5.0) -> np.ndarray:
-    """(N,) (x - median) / (1.4826 MAD), clipped to [-clip, clip], then mapped to [0, 1]."""
-    values = np.nan_to_num(np.asarray(values, dtype=np.float64), nan=0.0)
-    if values.size == 0:
-        return values
-    med = np.median(values)
-    scale = np.median(np.abs(values - med)) * MAD_TO_STD
+    """(N,) (x - median) / (1.4826 MAD) clipped to [-clip, clip], mapped to [0, 1]; NaN -> 0.5."""
+    values = np.asarray(values, dtype=np.float64)
+    out = np.full(values.size, 0.5)
+    finite = np.isfinite(values)
+    x = values[finite]
+    if x.size == 0:
+        return out
+    med = np.median(x)
+    scale = np.median(np.abs(x - med)) * MAD_TO_STD
     if scale <= EPS:
-        scale = max(float(np.std(values)), EPS)
-    z = np.clip((values - med) / scale, -clip, clip)
-    return (z + clip) / (2 * clip)
+        scale = max(float(np.std(x)), EPS)
+    z = np.clip((x - med) / scale, -clip, clip)
+    out[finite] = (z + clip) / (2 * clip)
+    return out
 
 
 Normalization = Literal["rank", "robust_z"]

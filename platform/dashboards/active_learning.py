@@ -31,6 +31,7 @@ BASELINE_REASONS = (QueueReason.DIVERSITY, QueueReason.MANUAL)
 PREDICTION_KEY = "keypoints"
 ORACLE_PATH = "projects/{project_id}/oracle/results.csv"
 ORACLE_MAX_ROWS = 1000
+MAX_CELL = 80  # characters of a text cell kept (the replay's `picked` lists are long)
 X_NAMES = ("n_labels", "labels", "n_labeled", "n_frames", "round", "iteration")
 GROUP_NAMES = ("strategy", "method", "selection")
 
@@ -205,7 +206,8 @@ def _parse(text: str) -> tuple[list[str], list[list[Any]]]:
                 number = float(cell)
                 cells.append(number if math.isfinite(number) else None)
             except ValueError:
-                cells.append(cell.strip())
+                text = cell.strip()
+                cells.append(text if len(text) <= MAX_CELL else text[:MAX_CELL - 1] + "…")
         rows.append(cells + [None] * (len(header) - len(cells)))
         if len(rows) >= ORACLE_MAX_ROWS:
             break
@@ -223,18 +225,24 @@ def _oracle_series(header: list[str], rows: list[list[Any]]
     group = next((lower.index(n) for n in GROUP_NAMES if n in lower), None)
     if x is None or y is None:
         return None, None, []
-    series: dict[str, OracleSeries] = {}
+    points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in rows:
         if isinstance(r[x], float) and isinstance(r[y], float):
             name = str(r[group]) if group is not None else header[y]
-            s = series.setdefault(name, {"name": name, "x": [], "y": []})
-            s["x"].append(r[x])
-            s["y"].append(r[y])
-    return header[x], header[y], list(series.values())
+            points[name][r[x]].append(r[y])
+    # Several rows per (series, x), e.g. one per seed, are averaged.
+    series: list[OracleSeries] = [
+        {"name": name, "x": sorted(by_x), "y": [statistics.fmean(by_x[v]) for v in sorted(by_x)]}
+        for name, by_x in points.items()]
+    return header[x], header[y], series
 
 
 def oracle(project: Project) -> Oracle:
-    """The oracle-replay results table, if one was written for the project."""
+    """The oracle-replay results table, if one was written for the project.
+
+    Written by `manage.py replay_oracle` (learning/oracle.py) when pointed at this folder:
+    one row per dataset, strategy, seed and round; the plot averages seeds per label count.
+    """
     path = ORACLE_PATH.format(project_id=project.pk)
     empty: Oracle = {"available": False, "path": path, "columns": [], "rows": [], "x": None,
                      "y": None, "series": []}

@@ -306,5 +306,7 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "numexpr": {"level": "WARNING"},
+        # Axes logs every login at INFO; lockouts and failures stay visible at WARNING.
+        "axes": {"level": "WARNING"},
     },
 }

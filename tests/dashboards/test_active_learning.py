@@ -88,3 +88,13 @@ def test_no_oracle_results(project):
     result = oracle(project)
     assert not result["available"]
     assert result["path"] == f"projects/{project.pk}/oracle/results.csv"
+
+
+def test_oracle_replay_seeds_are_averaged(project):
+    csv = ("dataset,strategy,seed,round,n_labels,test_rmse_px,picked\n"
+           "mice,random,0,0,10,9.0,a.png;b.png\nmice,random,1,0,10,7.0,c.png\n"
+           "mice,random,0,1,20,6.0,d.png\nmice,random,1,1,20,5.0,e.png\n")
+    default_storage.save(f"projects/{project.pk}/oracle/results.csv", ContentFile(csv.encode()))
+    result = oracle(project)
+    assert (result["x"], result["y"]) == ("n_labels", "test_rmse_px")
+    assert result["series"] == [{"name": "random", "x": [10.0, 20.0], "y": [8.0, 5.5]}]

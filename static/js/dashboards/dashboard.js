@@ -105,11 +105,14 @@ function likelihoodSpec() {
   const centers = lk.counts.map((_, i) => (lk.bin_edges[i] + lk.bin_edges[i + 1]) / 2);
   const traces = [{ type: "bar", name: "points", x: centers, y: lk.counts,
     width: 1 / lk.counts.length * 0.95, marker: { color: COLORS[0] } }];
-  const shapes = lk.pcutoff === null ? [] : [{ type: "line", x0: lk.pcutoff, x1: lk.pcutoff,
+  const cut = lk.pcutoff;
+  const shapes = cut === null ? [] : [{ type: "line", x0: cut, x1: cut,
     yref: "paper", y0: 0, y1: 1, line: { color: COLORS[4], dash: "dash", width: 2 } }];
+  const annotations = cut === null ? [] : [{ x: cut, y: 1, yref: "paper", yanchor: "bottom",
+    text: `p-cutoff ${cut}`, showarrow: false, font: { color: COLORS[4], size: 11 } }];
   return { traces, csv: [["bin_from", "bin_to", "count"],
     lk.counts.map((c, i) => [lk.bin_edges[i], lk.bin_edges[i + 1], c])],
-  layout: { shapes, showlegend: false, xaxis: { title: { text: "likelihood" }, range: [0, 1] },
+  layout: { shapes, annotations, showlegend: false, margin: { t: 22 }, xaxis: { title: { text: "likelihood" }, range: [0, 1] },
     yaxis: { title: { text: "body-part predictions" } } } };
 }
 
@@ -151,20 +154,23 @@ function queueSpec() {
   return { traces, empty: "The queue is empty",
     csv: [["reason", "open", "leased"], rows.map((r) => [r.reason, r.open, r.leased])],
     layout: { barmode: "stack", xaxis: { title: { text: "frames" } },
-      yaxis: { automargin: true }, margin: { l: 150, r: 16, t: 12, b: 48 } } };
+      yaxis: { automargin: true } } };
 }
 
 function selectedSpec() {
   const s = data.active_learning.selected_vs_baseline;
   const groups = s.groups;
-  const traces = groups.length ? [{ type: "bar", x: groups.map((g) => g.reason),
-    y: groups.map((g) => round(g.mean_px)), text: groups.map((g) => `n=${g.n_frames}`),
-    textposition: "auto",
-    marker: { color: groups.map((g) => (g.model_selected ? COLORS[0] : COLORS[6])) },
-    hovertemplate: "%{x}: %{y:.2f} px (%{text})<extra></extra>" }] : [];
+  const bars = (chosen, name, color) => {
+    const mine = groups.filter((g) => g.model_selected === chosen);
+    return { type: "bar", name, x: mine.map((g) => g.reason), y: mine.map((g) => round(g.mean_px)),
+      text: mine.map((g) => `n=${g.n_frames}`), textposition: "auto", marker: { color },
+      hovertemplate: "%{x}: %{y:.2f} px (%{text})<extra></extra>" };
+  };
+  const traces = groups.length ? [bars(true, "chosen by the model", COLORS[0]),
+    bars(false, "baseline (diversity, manual)", COLORS[6])] : [];
   return { traces, csv: [["reason", "model_selected", "n_frames", "mean_px", "median_px"],
     groups.map((g) => [g.reason, g.model_selected, g.n_frames, g.mean_px, g.median_px])],
-  layout: { showlegend: false,
+  layout: { barmode: "group",
     yaxis: { title: { text: "selecting model's error (px)" }, rangemode: "tozero" } } };
 }
 

@@ -6,12 +6,13 @@ export const COLORS = ["#2f6fdf", "#e07b39", "#1e8e3e", "#8e44ad", "#c0392b", "#
   "#7f8c8d", "#d4ac0d"];
 
 const BASE_LAYOUT = {
-  margin: { l: 56, r: 16, t: 12, b: 48 },
+  margin: { l: 56, r: 16, t: 8, b: 48 },
   height: 300,
   font: { family: "system-ui, -apple-system, 'Segoe UI', sans-serif", size: 12, color: "#1d2330" },
   paper_bgcolor: "#fff",
   plot_bgcolor: "#fff",
-  legend: { orientation: "h", y: -0.22, x: 0 },
+  // Above the plot, so it never collides with the x axis title.
+  legend: { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom" },
   xaxis: { gridcolor: "#eceef2", zeroline: false, automargin: true },
   yaxis: { gridcolor: "#eceef2", zeroline: false, automargin: true },
   hovermode: "closest",
@@ -50,7 +51,7 @@ function button(text, title, onClick) {
   return b;
 }
 
-function addExportButtons(card, div, name, csv) {
+function addExportButtons(card, div, name) {
   const head = card.querySelector(".plot-head");
   let bar = head.querySelector(".exports");
   if (bar) return;
@@ -75,6 +76,7 @@ export function drawPlot(name, spec, filePrefix) {
     ...BASE_LAYOUT, ...spec.layout,
     xaxis: { ...BASE_LAYOUT.xaxis, ...(spec.layout?.xaxis ?? {}) },
     yaxis: { ...BASE_LAYOUT.yaxis, ...(spec.layout?.yaxis ?? {}) },
+    margin: { ...BASE_LAYOUT.margin, ...(spec.layout?.margin ?? {}) },
   };
   if (!spec.traces.length) {
     layout.annotations = [{ text: spec.empty ?? "No data yet", showarrow: false,
@@ -84,6 +86,6 @@ export function drawPlot(name, spec, filePrefix) {
   }
   div._csv = () => spec.csv;
   Plotly.react(div, spec.traces, layout, CONFIG);
-  addExportButtons(div.closest(".plot-card"), div, `${filePrefix}-${name}`, spec.csv);
+  addExportButtons(div.closest(".plot-card"), div, `${filePrefix}-${name}`);
   return div;
 }

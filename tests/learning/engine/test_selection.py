@@ -44,7 +44,7 @@ def test_k_center_never_returns_near_duplicates_even_if_asked_for_more():
 
 
 def test_frames_near_labeled_ones_are_excluded():
-    x, label = clusters(n_clusters=4)
+    x, label = clusters(n_clusters=4, spread=0.002)  # each cluster: near-identical frames
     labeled = x[label == 0][:3]
     for rows in (k_center_greedy(x, 4, labeled=labeled), kmeans_pick(x, 3, labeled=labeled),
                  top_k(np.arange(len(x))[::-1].astype(float), 3, embeddings=x, labeled=labeled),

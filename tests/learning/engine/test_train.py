@@ -15,6 +15,7 @@ AUGMENT = AugmentConfig(rotation_deg=10.0, scale_range=(0.9, 1.1), blur_p=0.0)
 QUICK = TrainConfig(max_epochs=1, batch_size=4, num_threads=2, augment=AUGMENT)
 
 
+@pytest.mark.slow
 def test_short_training_beats_untrained_model(make_samples, tmp_path) -> None:
     samples = make_samples(40, seed=1)
     test = make_samples(8, seed=2)
@@ -27,6 +28,7 @@ def test_short_training_beats_untrained_model(make_samples, tmp_path) -> None:
     assert trained < 4.0 < 15.0 < untrained, (trained, untrained)
     assert len(reports) == result.epochs == len(result.history)
     assert result.best_val_loss is not None and 0.0 <= result.data_share < 1.0
+    assert result.best_val_rmse_px == min(h["val_rmse_px"] for h in result.history)
     model, _ = load_model(str(tmp_path / "best.pt"))
     reloaded = evaluate(*predict_samples(model, MODEL, test))["rmse_px"]
     assert reloaded == pytest.approx(trained, abs=1e-3)

@@ -1,0 +1,151 @@
+"""Scoring candidate frames with the current model and refilling the queue."""
+
+import weakref
+
+import numpy as np
+import pytest
+from django.db.models.signals import post_save
+
+from annotation.models import EntryStatus, QueueEntry, QueueReason
+from annotation.queue import lease_next
+from jobs.models import Job, JobKind, JobStatus
+from learning.engine.checkpoint import load_model
+from learning.engine.embed import StreamScorer, score_stream
+from learning.models import CurrentModel
+from learning.registry import clear_cache, set_current
+from learning.scoring import (
+    candidate_indices,
+    on_current_model_saved,
+    score_project,
+    video_stream,
+)
+from tests.learning.helpers import make_version
+from tests.videofactory import make_video
+from videos.ingest import add_video
+from videos.models import Frame, FrameOrigin
+
+
+@pytest.fixture(autouse=True)
+def _fresh_model_cache():
+    clear_cache()
+    yield
+    clear_cache()
+
+
+@pytest.fixture
+def video(project, tmp_path):
+    clip = make_video(tmp_path, n_frames=60)
+    return add_video(project, clip.path, name="clip.mp4", register=True)
+
+
+def current(project):
+    version = make_version(project)
+    set_current(version)
+    return version
+
+
+def test_candidate_indices_spread_and_skip_existing():
+    picked = candidate_indices(1000, existing=[0, 1, 2], max_candidates=10)
+    assert len(picked) == 10 and len(set(picked)) == 10
+    assert min(picked) >= 3 and max(picked) > 900
+    assert candidate_indices(5, existing=[2], max_candidates=10) == [0, 1, 3, 4]
+
+
+@pytest.mark.django_db
+def test_scoring_streams_with_bounded_memory(project, video):
+    version = current(project)
+    model, cfg = load_model(version.checkpoint.path)
+    alive = {"now": 0, "peak": 0}
+
+    def counted(stream):
+        for key, image in stream:
+            alive["now"] += 1
+            alive["peak"] = max(alive["peak"], alive["now"])
+            weakref.finalize(image, lambda: alive.__setitem__("now", alive["now"] - 1))
+            yield key, image
+
+    scorer = StreamScorer(model, cfg, extras_fraction=0.1)
+    scored = score_stream(scorer, counted(video_stream(video, list(range(60)))), batch_size=8)
+    assert len(scored.keys) == 60 and scored.embeddings.shape[0] == 60
+    assert scorer.max_held == 8
+    assert alive["peak"] <= 8 + 1  # one batch, plus the frame being decoded
+    assert np.isfinite(scored.components["tta"]).sum() < 60  # costly scores only for the top
+    assert scored.components["confidence"].shape == (60,)
+
+
+@pytest.mark.django_db
+def test_score_project_refills_the_queue_with_scored_new_frames(project, video, labeled_frames):
+    project.queue_size, project.selection_strategy = 6, "hybrid"
+    project.save()
+    labeled = labeled_frames(project, 4)
+    version = current(project)
+    summary = score_project(project.pk, version.pk, max_candidates=40)
+    assert summary["enqueued"] == 6 and summary["created_frames"] == 6
+    entries = list(QueueEntry.objects.filter(project=project, status=EntryStatus.OPEN))
+    assert len(entries) == 6 and len({e.frame_id for e in entries}) == 6
+    for entry in entries:
+        assert entry.model_version_id == version.pk
+        assert entry.reason in QueueReason.values
+        assert {"score", "confidence", "entropy", "coverage"} <= set(entry.components)
+        assert entry.priority == pytest.approx(entry.components["score"])
+        assert entry.frame.origin == FrameOrigin.SELECTED and entry.frame.image
+        assert entry.frame_id not in {f.pk for f in labeled}
+    again = score_project(project.pk, version.pk, max_candidates=40)
+    assert again["skipped"] == "queue is full"
+    assert QueueEntry.objects.filter(project=project).count() == 6
+
+
+@pytest.mark.parametrize("strategy", ["random", "kmeans", "uncertainty"])
+@pytest.mark.django_db
+def test_every_strategy_queues_distinct_frames(project, video, strategy):
+    project.queue_size, project.selection_strategy = 5, strategy
+    project.save()
+    version = current(project)
+    score_project(project.pk, version.pk, max_candidates=30)
+    frames = QueueEntry.objects.filter(project=project).values_list("frame__frame_index",
+                                                                    flat=True)
+    assert len(frames) == len(set(frames)) == 5
+    assert Frame.objects.filter(project=project, origin=FrameOrigin.SELECTED).count() == 5
+
+
+@pytest.mark.django_db
+def test_a_new_model_reranks_stale_open_entries_but_not_leased_ones(project, video, users):
+    project.queue_size = 4
+    project.save()
+    old = current(project)
+    score_project(project.pk, old.pk, max_candidates=20)
+    leased = lease_next(project, users["annotator"])
+    new = current(project)
+    summary = score_project(project.pk, new.pk, max_candidates=20)
+    assert summary["reranked"] == 3
+    entries = QueueEntry.objects.filter(project=project)
+    assert entries.count() == 4  # re-ranked in place, never duplicated
+    assert set(entries.exclude(pk=leased.pk).values_list("model_version_id", flat=True)) == {
+        new.pk}
+    assert entries.get(pk=leased.pk).model_version_id == old.pk
+
+
+@pytest.mark.django_db
+def test_an_old_version_does_not_score(project, video):
+    old = current(project)
+    current(project)
+    assert score_project(project.pk, old.pk)["skipped"] == "a newer model is current"
+    assert not QueueEntry.objects.filter(project=project).exists()
+
+
+@pytest.mark.django_db
+def test_a_version_becoming_current_queues_a_score_job(project, video,
+                                                       django_capture_on_commit_callbacks):
+    project.queue_size = 3
+    project.save()
+    post_save.connect(on_current_model_saved, sender=CurrentModel, dispatch_uid="test.score")
+    try:
+        version = make_version(project)
+        with django_capture_on_commit_callbacks(execute=True):
+            set_current(version)
+    finally:
+        post_save.disconnect(sender=CurrentModel, dispatch_uid="test.score")
+    job = Job.objects.get(project=project, kind=JobKind.SCORE)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["enqueued"] == 3
+    assert QueueEntry.objects.filter(project=project, model_version_id=version.pk).count() == 3
