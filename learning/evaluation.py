@@ -75,6 +75,29 @@ def evaluate_model(model: PoseNet, cfg: ModelConfig, train: Sequence[PoseSample]
     return metrics, test_pred
 
 
+def per_frame_results(test: Sequence[PoseSample], pred: np.ndarray | None,
+                      frame_ids: Sequence[int], n_images: int = N_IMAGES
+                      ) -> tuple[list[dict[str, Any]], list[int]]:
+    """Per test frame: its error and likelihoods; and the indices of the worst `n_images`.
+
+    Returns (rows, worst) where rows[i] = {"frame_id", "rmse_px", "likelihoods", "image"} and
+    "image" is the position of the frame's comparison image among the worst (or None).
+    """
+    if pred is None or not test:
+        return [], []
+    errors = []
+    for i, sample in enumerate(test):
+        dist = np.linalg.norm(pred[i, :, :2] - sample.keypoints, axis=-1)
+        mask = sample.present & np.isfinite(dist)
+        errors.append(float(dist[mask].mean()) if mask.any() else float("nan"))
+    order = sorted(range(len(test)), key=lambda i: -errors[i] if math.isfinite(errors[i]) else 1)
+    worst = order[:n_images]
+    rows = [{"frame_id": int(frame_ids[i]), "rmse_px": finite_or_none(errors[i]),
+             "likelihoods": [finite_or_none(v) for v in pred[i, :, 2]],
+             "image": worst.index(i) if i in worst else None} for i in range(len(test))]
+    return rows, worst
+
+
 def comparison_png(sample: PoseSample, pred: np.ndarray, keypoint_names: Sequence[str]) -> bytes:
     """PNG of the image with labeled points (green circles) and predictions (red crosses).
 
@@ -107,7 +130,7 @@ def comparison_png(sample: PoseSample, pred: np.ndarray, keypoint_names: Sequenc
 
 def evaluation_pngs(samples: Sequence[PoseSample], pred: np.ndarray | None,
                     keypoint_names: Sequence[str], n: int = N_IMAGES) -> list[bytes]:
-    """Comparison images of the first `n` samples (the test frames, in frame-id order)."""
+    """Comparison images of the first `n` samples (callers pass the worst test frames)."""
     if pred is None:
         return []
     return [comparison_png(s, pred[i], keypoint_names) for i, s in enumerate(samples[:n])]

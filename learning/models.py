@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -54,6 +54,9 @@ class VersionMetrics(TypedDict, total=False):
     current_test_rmse_px: float | None
     epochs: int
     stopped_by: str
+    # One row per test frame, worst first in the eval images: frame_id, rmse_px,
+    # likelihoods (one per body part), image (index into eval_images or None).
+    per_frame_test: list[dict[str, Any]]
 
 
 def checkpoint_path(version: ModelVersion, filename: str) -> str:

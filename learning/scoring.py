@@ -132,7 +132,7 @@ def frame_stream(frames: Iterable[Frame]) -> Iterator[tuple[Key, np.ndarray]]:
     for frame in frames:
         try:
             yield ("frame", frame.pk), load_image(local_image_path(frame))
-        except (OSError, FileNotFoundError, ValueError):
+        except (OSError, ValueError):
             logger.warning("frame %s has no readable image; not scored", frame.pk)
 
 

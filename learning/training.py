@@ -37,7 +37,13 @@ from learning.engine.checkpoint import save_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
 from learning.engine.train import TrainingCancelled, TrainProgress, TrainResult, train
 from learning.errors import Conflict
-from learning.evaluation import N_IMAGES, evaluate_model, evaluation_pngs, rmse_on
+from learning.evaluation import (
+    N_IMAGES,
+    evaluate_model,
+    evaluation_pngs,
+    per_frame_results,
+    rmse_on,
+)
 from learning.models import ACTIVE_STATUSES, ModelVersion, VersionMetrics, VersionStatus
 from learning.registry import current_version, loaded_model, lock_project, set_current
 from projects.models import Project
@@ -330,8 +336,12 @@ def _train_and_evaluate(version: ModelVersion, job_id: int | None) -> ModelVersi
         metrics.update(epochs=result.epochs, stopped_by=result.stopped_by,
                        n_labels=len(data.snapshot["labels"]),
                        current_test_rmse_px=_current_rmse(project, data))
-        shown = data.test if test_pred is not None else []
-        pngs = evaluation_pngs(shown, test_pred, data.keypoint_names, N_IMAGES)
+        # The comparison images show the worst test frames first.
+        per_frame, worst = per_frame_results(data.test, test_pred, data.test_frame_ids)
+        metrics["per_frame_test"] = per_frame
+        shown = [data.test[i] for i in worst]
+        pngs = evaluation_pngs(shown, test_pred[worst] if worst else None,
+                               data.keypoint_names, N_IMAGES)
         with open(ckpt, "rb") as fh:
             version.checkpoint.save("model.pt", File(fh), save=False)
     images = [default_storage.save(f"projects/{project.pk}/models/{version.pk}/eval_{i}.png",

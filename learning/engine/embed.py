@@ -9,6 +9,7 @@ prediction forward, so embeddings cost no extra network pass.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
@@ -157,8 +158,6 @@ class StreamScorer:
 
     def add_batch(self, keys: Sequence[Hashable], images: Sequence[np.ndarray]) -> None:
         """Score one batch of uint8 RGB images (H, W, 3); the images are not kept."""
-        import time
-
         self.max_held = max(self.max_held, len(images))
         start = time.perf_counter()
         out = forward_with_embeddings(self.model, self.cfg, images, self.device)

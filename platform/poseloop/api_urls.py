@@ -8,6 +8,7 @@ from accounts import api as accounts_api
 from dashboards import api as dashboards_api
 from jobs import api as jobs_api
 from learning import api_datasets
+from poseloop import throttles
 from projects import api as projects_api
 from projects import api_deletion
 from videos import api as videos_api
@@ -38,6 +39,8 @@ project_routes = [
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    # DRF's token view with throttling on (listed first, it serves the path).
+    path("auth/token/", throttles.obtain_auth_token, name="token-obtain"),
     path("auth/token/", obtain_auth_token, name="token-obtain"),
     path("me/token/", accounts_api.MyTokenApi.as_view(), name="my-token"),
     path("projects/", projects_api.ProjectListApi.as_view(), name="projects"),

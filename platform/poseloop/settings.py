@@ -242,8 +242,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": env_int("API_PAGE_SIZE", 50),
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "poseloop.api_errors.exception_handler",
-    # Only the token endpoint is throttled (per client address); other views are untouched.
-    "DEFAULT_THROTTLE_CLASSES": ["poseloop.throttles.TokenObtainThrottle"],
+    # Only the token endpoint is throttled (poseloop.throttles, per client address).
     "DEFAULT_THROTTLE_RATES": {"token": env_str("POSELOOP_TOKEN_RATE", "10/minute")},
 }
 SPECTACULAR_SETTINGS = {

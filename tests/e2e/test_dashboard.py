@@ -152,6 +152,9 @@ def test_every_plot_renders(open_tab, dashboard_project):
     with page.expect_download() as svg:
         page.locator("[data-plot=bodyparts] button.export", has_text="SVG").click()
     assert svg.value.suggested_filename.endswith(".svg")
+    with page.expect_download() as png:
+        page.locator("[data-plot=queue] button.export", has_text="PNG").click()
+    assert png.value.suggested_filename == f"project-{project.pk}-queue.png"
 
     page.select_option("#curve-x", "version")
     page.wait_for_function(
@@ -164,4 +167,17 @@ def test_every_plot_renders(open_tab, dashboard_project):
     assert counts == sorted(counts, key=int, reverse=True)
     assert first_cells.count() == 2
 
+    tab.assert_no_console_errors()
+
+
+def test_empty_project_dashboard_says_what_is_missing(open_tab, transactional_db):
+    project = ProjectFactory(name="Fresh project")
+    pi = MembershipFactory(project=project, role=Role.PI).user
+    tab = open_tab(pi, f"/projects/{project.pk}/dashboard/")
+    page = tab.page
+    page.wait_for_selector("body[data-dashboard-ready=true]")
+    assert "Not enough models yet" in page.locator("#trend-hint").inner_text()
+    assert "No ready model yet" in page.locator("#plot-curve-rmse").inner_text()
+    assert page.locator("#plot-likelihood").count() == 0
+    assert "No current model yet" in page.locator("[data-plot=likelihood]").inner_text()
     tab.assert_no_console_errors()

@@ -68,6 +68,12 @@ def test_quick_training_end_to_end(project, labeled_frames):
     assert version.status == VersionStatus.READY and current_version(project) == version
     assert version.metrics["n_test"] >= 1 and version.label_snapshot["frame_ids"]
     assert len(version.eval_images) == version.metrics["n_test"] and version.device == "cpu"
+    rows = version.metrics["per_frame_test"]
+    assert len(rows) == version.metrics["n_test"]
+    assert all(len(r["likelihoods"]) == 4 for r in rows)
+    shown = sorted((r for r in rows if r["image"] is not None), key=lambda r: r["image"])
+    errors = [r["rmse_px"] for r in shown]
+    assert errors == sorted(errors, reverse=True)  # the images show the worst frames first
     job = Job.objects.get(pk=version.job_id)
     assert job.status == JobStatus.SUCCEEDED and job.result["version_id"] == version.pk
     second = training.start_training(project, minutes=0.2, overrides={

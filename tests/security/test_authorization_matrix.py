@@ -107,7 +107,7 @@ ROUTES: dict[str, dict[str, Rule]] = {
     A + "members/": {"get": api(MEMBERS), "post": api(PI)},
     A + "members/<int:member_id>/": {"patch": api(PI), "delete": api(PI)},
     A + "invitations/": {"get": api(PI), "post": api(PI)},
-    A + "videos/": {"get": api(MEMBERS), "post": api(PI)},
+    A + "videos/": {"get": api(MEMBERS), "post": api(PI, ok=OK | {415})},  # multipart
     A + "videos/<int:video_id>/": {"get": api(MEMBERS)},
     A + "videos/<int:video_id>/extract/": {"post": api(PI)},
     A + "frames/": {"get": api(MEMBERS)},
@@ -116,7 +116,7 @@ ROUTES: dict[str, dict[str, Rule]] = {
     A + "jobs/": {"get": api(MEMBERS)},
     A + "jobs/<int:job_id>/": {"get": api(MEMBERS)},
     A + "jobs/<int:job_id>/cancel/": {"post": api(PI)},
-    A + "dashboard/": {"get": api(MEMBERS)},
+    A + "dashboard/": {"get": api(REVIEWERS)},
     A + "queue/": {"get": api(PI), "post": api(PI)},
     A + "queue/next/": {"post": api(LABELERS)},
     A + "queue/clear/": {"post": api(PI)},

@@ -8,12 +8,9 @@ const round = (v, digits = 3) => (v === null || v === undefined ? null : Number(
 
 function curveX(mode) {
   const points = data.models.curve;
-  if (mode === "version") {
-    return { title: "model version", x: points.map((p) => p.iteration),
-      label: (p) => `#${p.iteration}` };
-  }
-  return { title: "labels (annotator × frame)", x: points.map((p) => p.n_labels),
-    label: (p) => `#${p.iteration}` };
+  return mode === "version"
+    ? { title: "model version", x: points.map((p) => p.iteration) }
+    : { title: "labels (annotator × frame)", x: points.map((p) => p.n_labels) };
 }
 
 function curveCsv(points) {
@@ -46,7 +43,7 @@ function currentMarker(x, y, points) {
 function rmseSpec(mode) {
   const points = data.models.curve;
   const axis = curveX(mode);
-  const text = points.map(axis.label);
+  const text = points.map((p) => `model #${p.iteration}`);
   const test = points.map((p) => p.test_rmse_px);
   const traces = points.length ? [
     line("test RMSE", axis.x, test, COLORS[0], { text }),
@@ -73,7 +70,7 @@ function pckSpec(mode) {
   const points = data.models.curve;
   const axis = curveX(mode);
   const traces = pckKeys(points).map((k, i) => line(`PCK@${k} px`, axis.x,
-    points.map((p) => p.pck[k]), COLORS[[0, 1, 2, 3][i % 4]]));
+    points.map((p) => p.pck[k]), COLORS[i % COLORS.length]));
   return { traces, csv: curveCsv(points), empty: "No ready model yet",
     layout: { xaxis: { title: { text: axis.title } },
       yaxis: { title: { text: "share of points" }, range: [0, 1.02] } } };
