@@ -52,7 +52,12 @@ Log = Callable[[str], None]
 
 @dataclass(frozen=True)
 class ReplayConfig:
-    """Budget and model of a replay. `minutes_per_round` is each training's time budget."""
+    """Budget and model of a replay.
+
+    Each training's budget is `minutes_per_round` of wall-clock time, or, when
+    `steps_per_round` is set, that many optimiser steps (whole epochs, at least one): a step
+    budget does not depend on how loaded the machine is, so strategies compare fairly.
+    """
 
     strategies: tuple[str, ...] = STRATEGIES
     seeds: int = 3
@@ -60,6 +65,8 @@ class ReplayConfig:
     batch: int = 10
     rounds: int = 5
     minutes_per_round: float = 1.0
+    steps_per_round: int | None = None
+    hybrid_method: str = "cluster"
     test_fraction: float = 0.2
     backbone: str = "resnet18"
     input_scale: float = 0.5
@@ -81,7 +88,7 @@ class ReplayConfig:
 
 # The CI configuration (~2-3 min on 2 CPU cores) and the one used for the report.
 PRESETS: dict[str, dict[str, Any]] = {
-    "tiny": {"seeds": 1, "initial": 4, "batch": 4, "rounds": 1, "minutes_per_round": 0.1,
+    "tiny": {"seeds": 1, "initial": 4, "batch": 4, "rounds": 1, "steps_per_round": 8,
              "input_scale": 0.25, "head_channels": 16},
     "full": {"seeds": 3, "initial": 10, "batch": 10, "rounds": 5, "minutes_per_round": 1.0,
              "input_scale": 0.5, "head_channels": 64},
@@ -154,8 +161,13 @@ class _Replay:
             self.images[row] = load_image(self.data.samples[row].image_path)
         return self.images[row]
 
-    def train_cfg(self, seed: int) -> TrainConfig:
-        return TrainConfig(max_minutes=self.cfg.minutes_per_round, max_epochs=100_000,
+    def train_cfg(self, seed: int, n_labeled: int) -> TrainConfig:
+        minutes, epochs = self.cfg.minutes_per_round, 100_000
+        if self.cfg.steps_per_round:
+            batch = TrainConfig().batch_size
+            per_epoch = n_labeled // batch if n_labeled > batch else 1  # drop_last
+            minutes, epochs = 24 * 60.0, max(1, -(-self.cfg.steps_per_round // per_epoch))
+        return TrainConfig(max_minutes=minutes, max_epochs=epochs,
                            val_fraction=0.0, seed=seed, device="cpu", lr=self.cfg.lr,
                            num_threads=self.cfg.threads,
                            augment=AugmentConfig(flip_pairs=self.data.flip_pairs))
@@ -164,7 +176,8 @@ class _Replay:
             ) -> tuple[PoseNet, str, float]:
         path = os.path.join(self.workdir, f"{tag}.pt")
         result = train([self.data.samples[r] for r in labeled], None, self.model_cfg,
-                       self.train_cfg(seed), init_checkpoint=init, checkpoint_path=path)
+                       self.train_cfg(seed, len(labeled)), init_checkpoint=init,
+                       checkpoint_path=path)
         return result.model, path, result.seconds
 
     def test_rmse(self, model: PoseNet) -> float:
@@ -204,7 +217,8 @@ class _Replay:
             return [unlabeled[r] for r in order]
         components["coverage"] = coverage_distance(scored.embeddings, labeled_emb)
         scores = combine(components, self.weights)
-        rows = hybrid_pick(scored.embeddings, scores, k, labeled=labeled_emb)
+        rows = hybrid_pick(scored.embeddings, scores, k, labeled=labeled_emb,
+                           method=self.cfg.hybrid_method, seed=int(rng.integers(1 << 30)))
         return self._fill([unlabeled[r] for r in rows], unlabeled, k, rng)
 
     @staticmethod

@@ -59,6 +59,7 @@ from learning.engine.uncertainty import (
     combine,
     default_edges,
     fit_skeleton_stats,
+    label_outliers,
     normalize_components,
     temporal_inconsistency,
 )
@@ -103,6 +104,7 @@ class ScoreSummary(TypedDict):
     reranked: int
     seconds: float
     skipped: str
+    suspect_label_frame_ids: list[int]
 
 
 # --- candidates -----------------------------------------------------------------------------
@@ -158,21 +160,24 @@ def _skeleton_edges(project: Project) -> list[tuple[int, int]]:
 
 
 def _labeled_context(project: Project, model: PoseNet, cfg: ModelConfig, batch_size: int
-                     ) -> tuple[SkeletonStats | None, np.ndarray, list[int]]:
-    """(skeleton statistics of the labels, embeddings (M, C) of the labeled frames, their ids)."""
+                     ) -> tuple[SkeletonStats | None, np.ndarray, list[int], list[int]]:
+    """(skeleton statistics of the labels, embeddings (M, C) of the labeled frames, their ids,
+    ids of labeled frames whose skeleton is implausible: likely label errors)."""
     ids = labeled_frame_ids(project)[-MAX_LABELED_EMBEDDINGS:]
     if not ids:
-        return None, np.zeros((0, 1), np.float32), []
+        return None, np.zeros((0, 1), np.float32), [], []
     order, samples = samples_for_frames(project, ids)
-    stats = None
+    stats, suspects = None, []
     if len(samples) >= 3:
         keypoints = np.stack([np.where(s.present[:, None], s.keypoints, np.nan) for s in samples])
-        stats = fit_skeleton_stats(keypoints, _skeleton_edges(project))
+        edges = _skeleton_edges(project)
+        stats = fit_skeleton_stats(keypoints, edges)
+        suspects = [int(order[r]) for r in label_outliers(keypoints, edges)]
     chunks = []
     for start in range(0, len(samples), batch_size):
         images = [load_image(s.image_path) for s in samples[start:start + batch_size]]
         chunks.append(forward_with_embeddings(model, cfg, images).embeddings)
-    return stats, np.concatenate(chunks), list(order)
+    return stats, np.concatenate(chunks), list(order), suspects
 
 
 # --- choosing -------------------------------------------------------------------------------
@@ -221,14 +226,14 @@ def choose(strategy: str, scores: np.ndarray, embeddings: np.ndarray, eligible: 
     elif strategy == SelectionStrategy.UNCERTAINTY:
         picked = top_k(sc, n, embeddings=emb, labeled=labeled, radius=radius)
     else:
-        picked = hybrid_pick(emb, sc, n, labeled=labeled, radius=radius)
+        picked = hybrid_pick(emb, sc, n, labeled=labeled, radius=radius, seed=seed)
     return [int(rows[p]) for p in picked]
 
 
 def _frame_components(names: list[str], raw: dict[str, np.ndarray], normed: dict[str, np.ndarray],
                       weights: dict[str, float], scores: np.ndarray, row: int, strategy: str
                       ) -> tuple[dict[str, Any], str]:
-    comps: dict[str, Any] = {"score": round(float(scores[row]), 4), "strategy": strategy}
+    comps: dict[str, Any] = {"score": round(float(scores[row]), 4)}
     best, best_value = "coverage", -1.0
     for name in names:
         value = float(raw[name][row])
@@ -300,7 +305,8 @@ def _skip(version_id: int, strategy: str, why: str, start: float) -> ScoreSummar
     logger.info("scoring skipped for version %s: %s", version_id, why)
     return ScoreSummary(version_id=version_id, strategy=strategy, candidates=0, needed=0,
                         created_frames=0, enqueued=0, reranked=0,
-                        seconds=round(time.perf_counter() - start, 2), skipped=why)
+                        seconds=round(time.perf_counter() - start, 2), skipped=why,
+                        suspect_label_frame_ids=[])
 
 
 def _enqueue_chosen(project: Project, chosen: dict[Key, tuple[dict[str, Any], str]],
@@ -343,7 +349,8 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     if needed == 0 and not stale:
         return _skip(version_id, strategy, "queue is full", start)
     say(0.02, "Preparing labeled frames")
-    skeleton, labeled_emb, labeled_ids = _labeled_context(project, model, cfg, batch_size)
+    skeleton, labeled_emb, labeled_ids, suspects = _labeled_context(project, model, cfg,
+                                                                    batch_size)
     labeled_set = set(labeled_ids) | set(labeled_frame_ids(project))
     videos = list(Video.objects.filter(project=project, deleted_at__isnull=True))
     plan: list[tuple[Video, list[int]]] = []
@@ -381,7 +388,10 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     stale_set = set(stale)
     eligible = np.array([not (k[0] == "frame" and k[1] in stale_set) for k in scored.keys])
     say(0.87, "Choosing frames")
-    rows = choose(strategy, scores, scored.embeddings, eligible, labeled_emb, needed, seed)
+    # Open entries count as covered too: new picks must not be near-duplicates of them.
+    queued_emb = scored.embeddings[~eligible]
+    covered = (np.concatenate([labeled_emb, queued_emb]) if len(labeled_emb) else queued_emb)
+    rows = choose(strategy, scores, scored.embeddings, eligible, covered, needed, seed)
     names = sorted(raw)
     chosen = {scored.keys[r]: _frame_components(names, raw, normed, weights, scores, r, strategy)
               for r in rows}
@@ -397,7 +407,7 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     return ScoreSummary(version_id=version_id, strategy=strategy, candidates=len(scored.keys),
                         needed=needed, created_frames=created, enqueued=enqueued,
                         reranked=reranked, seconds=round(time.perf_counter() - start, 2),
-                        skipped="")
+                        skipped="", suspect_label_frame_ids=suspects)
 
 
 # --- the loop's trigger ---------------------------------------------------------------------

@@ -84,7 +84,7 @@ class AugmentConfig:
     only done when `flip_p > 0`. `crop_size` (height, width) in network-input pixels is the fixed
     training size; None derives it from the data (`data.auto_crop_size`: the animal's extent plus
     `crop_margin_px` on each side). A crop smaller than the image is centred on the labeled
-    points, moved by up to `crop_jitter` x crop size.
+    points, moved by up to `crop_jitter` x crop size; a `crop_random_p` share is placed anywhere.
     """
 
     enabled: bool = True
@@ -100,6 +100,7 @@ class AugmentConfig:
     crop_size: tuple[int, int] | None = None
     crop_margin_px: int = 32
     crop_jitter: float = 0.25
+    crop_random_p: float = 0.25
 
     def __post_init__(self) -> None:
         _require(0.0 <= self.flip_p <= 1.0 and 0.0 <= self.blur_p <= 1.0, "p must be in [0, 1]")

@@ -174,22 +174,35 @@ def top_k(scores: np.ndarray, k: int, *, embeddings: np.ndarray | None = None,
 
 
 def hybrid_pick(embeddings: np.ndarray, scores: np.ndarray, k: int, *,
-                labeled: np.ndarray | None = None, shortlist_factor: float = 3.0,
-                radius: float | None = None) -> list[int]:
-    """Informative and diverse: k-center greedy, weighted by score, within the top
-    `shortlist_factor` x k candidates by score (scores in [0, 1], e.g. `uncertainty.combine`)."""
+                labeled: np.ndarray | None = None, method: str = "cluster",
+                shortlist_factor: float = 3.0, radius: float | None = None,
+                seed: int = 0) -> list[int]:
+    """Informative and diverse (scores in [0, 1], e.g. `uncertainty.combine`).
+
+    "cluster" (default): k-means the candidates into k clusters (near-labeled ones dropped)
+    and take the highest-scored frame of each: coverage first, informativeness within a
+    cluster. Plain uncertainty sampling tends to pick many frames of one hard situation, which
+    on animal pose does no better than uniform sampling (Mathis et al. 2021, Horse-10); in our
+    openfield replay k-means diversity beat uncertainty, so diversity leads here.
+    "kcenter": score-weighted k-center greedy within the top `shortlist_factor` x k by score.
+    """
     scores = np.asarray(scores, dtype=np.float64)
     if len(scores) == 0 or k <= 0:
         return []
     x = np.asarray(embeddings, dtype=np.float32)
     if radius is None:
         radius = default_radius(x)
-    m = min(len(scores), max(k, int(np.ceil(shortlist_factor * k))))
-    shortlist = np.argsort(-scores, kind="stable")[:m]
-    rows = k_center_greedy(x[shortlist], k, labeled=labeled, scores=scores[shortlist],
-                           radius=radius)
-    picked = [int(shortlist[r]) for r in rows]
-    if len(picked) < k:  # the shortlist ran out of non-duplicates: widen to everything
+    if method == "cluster":
+        picked = kmeans_pick(x, k, labeled=labeled, scores=scores, radius=radius, seed=seed)
+    elif method == "kcenter":
+        m = min(len(scores), max(k, int(np.ceil(shortlist_factor * k))))
+        shortlist = np.argsort(-scores, kind="stable")[:m]
+        rows = k_center_greedy(x[shortlist], k, labeled=labeled, scores=scores[shortlist],
+                               radius=radius)
+        picked = [int(shortlist[r]) for r in rows]
+    else:
+        raise ValueError(f"unknown hybrid method {method!r}")
+    if len(picked) < k:  # clusters or shortlist ran out of non-duplicates: widen to everything
         rest = k_center_greedy(x, k, labeled=_stack(labeled, x[picked]), scores=scores,
                                radius=radius)
         picked += [r for r in rest if r not in picked][: k - len(picked)]

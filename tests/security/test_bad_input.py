@@ -146,7 +146,12 @@ def test_malformed_dlc_upload_is_a_400_and_writes_nothing(as_user, users, tmp_pa
 
 
 @pytest.mark.django_db
-def test_dlc_upload_into_a_project_with_other_parts_is_refused(as_user, project, tmp_path):
+def test_dlc_upload_into_a_project_with_other_parts_is_refused(as_user, users, tmp_path):
+    from accounts.models import Role
+    from tests.factories import MembershipFactory, ProjectFactory
+
+    project = ProjectFactory(skeleton={"bodyparts": [{"name": "nose"}, {"name": "tail"}]})
+    MembershipFactory(project=project, user=users["pi"], role=Role.PI)
     assert project.bodypart_names() != PARTS
     frames = Frame.objects.count()
     root = make_dlc_project(tmp_path / "p")

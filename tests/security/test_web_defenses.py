@@ -156,7 +156,8 @@ def test_token_endpoint_is_rate_limited(users):
 # --- (e) check --deploy --------------------------------------------------------------------
 
 def test_check_deploy_is_clean_with_production_settings(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("POSELOOP_", "DATABASE"))}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("POSELOOP_", "DATABASE", "DJANGO_ALLOW_ASYNC"))}
     env.update({"POSELOOP_HTTPS": "1", "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(60),
                 "POSELOOP_REQUIRE_SECRET_KEY": "1", "ALLOWED_HOSTS": "poseloop.example.org",
                 "CSRF_TRUSTED_ORIGINS": "https://poseloop.example.org",

@@ -27,17 +27,22 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int)
         parser.add_argument("--rounds", type=int)
         parser.add_argument("--minutes-per-round", type=float, dest="minutes_per_round")
+        parser.add_argument("--steps-per-round", type=int, dest="steps_per_round",
+                            help="Train a fixed number of steps per round instead of minutes.")
         parser.add_argument("--test-fraction", type=float, dest="test_fraction")
         parser.add_argument("--input-scale", type=float, dest="input_scale")
         parser.add_argument("--head-channels", type=int, dest="head_channels")
         parser.add_argument("--backbone")
         parser.add_argument("--threads", type=int)
+        parser.add_argument("--hybrid-method", choices=["cluster", "kcenter"],
+                            dest="hybrid_method")
         parser.add_argument("--weights", help='JSON acquisition weights, e.g. {"tta": 2}.')
 
     def handle(self, *args: Any, **options: Any) -> None:
         values: dict[str, Any] = dict(PRESETS[options["preset"]])
-        for key in ("seeds", "initial", "batch", "rounds", "minutes_per_round", "test_fraction",
-                    "input_scale", "head_channels", "backbone", "threads"):
+        for key in ("seeds", "initial", "batch", "rounds", "minutes_per_round", "steps_per_round",
+                    "test_fraction",
+                    "input_scale", "head_channels", "backbone", "threads", "hybrid_method"):
             if options.get(key) is not None:
                 values[key] = options[key]
         values["strategies"] = tuple(s.strip() for s in options["strategies"].split(",")

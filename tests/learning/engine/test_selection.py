@@ -21,7 +21,7 @@ def clusters(n_clusters=5, per=40, dim=16, seed=0, spread=0.02):
     return l2_normalize(points), np.repeat(np.arange(n_clusters), per)
 
 
-@pytest.mark.parametrize("picker", ["kcenter", "kmeans", "hybrid"])
+@pytest.mark.parametrize("picker", ["kcenter", "kmeans", "hybrid", "hybrid-kcenter"])
 def test_pickers_spread_over_clusters_without_duplicates(picker):
     x, label = clusters()
     x = np.concatenate([x, x[:20]])  # exact duplicates too
@@ -31,8 +31,10 @@ def test_pickers_spread_over_clusters_without_duplicates(picker):
         rows = k_center_greedy(x, 5)
     elif picker == "kmeans":
         rows = kmeans_pick(x, 5)
+    elif picker == "hybrid":
+        rows = hybrid_pick(x, scores, 5)
     else:
-        rows = hybrid_pick(x, scores, 5, shortlist_factor=100)
+        rows = hybrid_pick(x, scores, 5, method="kcenter", shortlist_factor=100)
     assert len(rows) == len(set(rows)) == 5
     assert sorted(label[rows].tolist()) == [0, 1, 2, 3, 4]
 
@@ -58,8 +60,17 @@ def test_coverage_is_large_far_from_labeled_frames():
     assert cov[label == 1].min() > cov[label == 0].max()
 
 
-def test_hybrid_prefers_high_scores_within_diversity():
+@pytest.mark.parametrize("method", ["cluster", "kcenter"])
+def test_hybrid_prefers_high_scores_within_diversity(method):
     x, label = clusters(n_clusters=4)
     scores = (label == 2).astype(float) * 0.9 + 0.05
-    rows = hybrid_pick(x, scores, 1)
+    rows = hybrid_pick(x, scores, 1, method=method)
     assert label[rows[0]] == 2
+
+
+def test_cluster_hybrid_takes_the_most_informative_frame_of_each_cluster():
+    x, label = clusters(n_clusters=3, per=20)
+    scores = np.random.default_rng(3).uniform(size=len(x))
+    rows = hybrid_pick(x, scores, 3)
+    for row in rows:
+        assert scores[row] == scores[label == label[row]].max()
