@@ -68,6 +68,7 @@ def _claim(project: Project, user: AbstractBaseUser, now: datetime,
         QueueEntry.objects.filter(project=project)
         .filter(claimable(now))
         .filter(Q(assigned_to__isnull=True) | Q(assigned_to=user))
+        .filter(Q(frame__video__isnull=True) | Q(frame__video__deleted_at__isnull=True))
         .exclude(Exists(mine))
         .order_by("-pinned", "-priority", "id")
         .select_related("frame")

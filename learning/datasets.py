@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 
 from annotation.agreement import consensus_keypoints
 from annotation.models import COUNTED_STATUSES, Label, LabelRevision
@@ -53,6 +53,7 @@ def labeled_frame_ids(project: Project) -> list[int]:
     """Frames with at least one submitted or accepted label, by id."""
     return sorted(set(
         Label.objects.filter(project=project, status__in=COUNTED_STATUSES)
+        .filter(Q(frame__video__isnull=True) | Q(frame__video__deleted_at__isnull=True))
         .values_list("frame_id", flat=True)
     ))
 

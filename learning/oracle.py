@@ -90,7 +90,7 @@ class ReplayConfig:
 PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"seeds": 1, "initial": 4, "batch": 4, "rounds": 1, "steps_per_round": 8,
              "input_scale": 0.25, "head_channels": 16},
-    "full": {"seeds": 3, "initial": 10, "batch": 10, "rounds": 5, "minutes_per_round": 1.0,
+    "full": {"seeds": 3, "initial": 10, "batch": 10, "rounds": 4, "steps_per_round": 30,
              "input_scale": 0.5, "head_channels": 64},
 }
 

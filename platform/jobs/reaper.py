@@ -6,16 +6,13 @@ a job that is already running (no double work), so without this module the Job w
 `running` forever. A running job reports progress at least every few minutes (each report
 moves `updated_at`); one silent for longer than `stale_after` is taken to be dead.
 
-Run it periodically (beat), e.g. in CELERY_BEAT_SCHEDULE:
-    "reap-stale-jobs": {"task": "jobs.reaper.reap_stale_jobs_task", "schedule": 300.0}
-(with `import jobs.reaper` in jobs/tasks.py so that workers register the task).
+Beat runs it every 5 minutes (`jobs.tasks.reap_stale_jobs_task`, CELERY_BEAT_SCHEDULE).
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from celery import shared_task
 from django.db.models import Q
 from django.utils import timezone
 
@@ -52,9 +49,3 @@ def reap_stale_jobs(*, now: datetime | None = None, stale_after: timedelta = STA
         if done:
             reaped.append(job_id)
     return reaped
-
-
-@shared_task(ignore_result=True)
-def reap_stale_jobs_task() -> None:
-    """Beat entry point: reap with the default thresholds."""
-    reap_stale_jobs()

@@ -1,4 +1,4 @@
-"""Worker liveness: a heartbeat the dashboards and the start-up test read."""
+"""Worker liveness (a heartbeat the dashboards read) and the reaper of stale jobs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from jobs.models import WorkerHeartbeat
+from jobs.reaper import reap_stale_jobs
 
 
 @shared_task(ignore_result=True)
@@ -15,3 +16,9 @@ def heartbeat() -> None:
     WorkerHeartbeat.objects.update_or_create(
         hostname=hostname, defaults={"seen_at": timezone.now()}
     )
+
+
+@shared_task(ignore_result=True)
+def reap_stale_jobs_task() -> None:
+    """Beat entry point: fail jobs whose worker died (see jobs.reaper)."""
+    reap_stale_jobs()

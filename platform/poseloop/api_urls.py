@@ -2,7 +2,6 @@
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 
 from accounts import api as accounts_api
 from dashboards import api as dashboards_api
@@ -14,10 +13,9 @@ from projects import api_deletion
 from videos import api as videos_api
 
 project_routes = [
-    # Serves GET/PATCH like ProjectDetailApi (its subclass) plus the soft DELETE; listed first.
+    # GET/PATCH of ProjectDetailApi plus the confirmed soft DELETE.
     path("", api_deletion.ProjectApi.as_view(), name="project"),
     path("restore/", api_deletion.ProjectRestoreApi.as_view(), name="project-restore"),
-    path("", projects_api.ProjectDetailApi.as_view(), name="project"),
     path("skeleton/", projects_api.SkeletonApi.as_view(), name="skeleton"),
     path("members/", accounts_api.MemberListApi.as_view(), name="members"),
     path("members/<int:member_id>/", accounts_api.MemberDetailApi.as_view(), name="member"),
@@ -39,9 +37,8 @@ project_routes = [
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
-    # DRF's token view with throttling on (listed first, it serves the path).
+    # DRF's token view with throttling on.
     path("auth/token/", throttles.obtain_auth_token, name="token-obtain"),
-    path("auth/token/", obtain_auth_token, name="token-obtain"),
     path("me/token/", accounts_api.MyTokenApi.as_view(), name="my-token"),
     path("projects/", projects_api.ProjectListApi.as_view(), name="projects"),
     path("projects/import/dlc/", api_datasets.DlcImportApi.as_view(), name="import-dlc"),

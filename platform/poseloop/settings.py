@@ -289,6 +289,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "jobs.tasks.heartbeat", "schedule": 60.0},
+    "reap-stale-jobs": {"task": "jobs.tasks.reap_stale_jobs_task", "schedule": 300.0},
 }
 
 # --- Learning -------------------------------------------------------------------------------

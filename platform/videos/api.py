@@ -113,7 +113,7 @@ class FrameListApi(ProjectScopedMixin, generics.ListAPIView):
     serializer_class = FrameSerializer
 
     def get_queryset(self):
-        frames = Frame.objects.filter(project=self.get_project())
+        frames = Frame.objects.live().filter(project=self.get_project())
         video = self.request.query_params.get("video")
         if video is not None:
             if not video.isdigit():
@@ -127,7 +127,7 @@ class FrameDetailApi(ProjectScopedMixin, APIView):
 
     @extend_schema(responses=FrameSerializer)
     def get(self, request: Request, project_id: int, frame_id: int) -> Response:
-        frame = get_object_or_404(Frame, pk=frame_id, project=self.get_project())
+        frame = get_object_or_404(Frame.objects.live(), pk=frame_id, project=self.get_project())
         return Response(FrameSerializer(frame).data)
 
 
@@ -138,7 +138,7 @@ class FrameImageApi(ProjectScopedMixin, APIView):
 
     @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request: Request, project_id: int, frame_id: int) -> FileResponse:
-        frame = get_object_or_404(Frame, pk=frame_id, project=self.get_project())
+        frame = get_object_or_404(Frame.objects.live(), pk=frame_id, project=self.get_project())
         response = FileResponse(frame.image.open("rb"), content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response

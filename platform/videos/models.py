@@ -62,6 +62,12 @@ class FrameOrigin(models.TextChoices):
     SELECTED = "selected", "Selected by active learning"
 
 
+class FrameQuerySet(models.QuerySet):
+    def live(self) -> FrameQuerySet:
+        """Frames whose video is not soft-deleted (imported images have no video)."""
+        return self.filter(models.Q(video__isnull=True) | models.Q(video__deleted_at__isnull=True))
+
+
 class Frame(models.Model):
     """One image to label: a frame of a video (index kept) or an imported image."""
 
@@ -81,6 +87,8 @@ class Frame(models.Model):
     )
     extraction_strategy = models.CharField(max_length=20, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = FrameQuerySet.as_manager()
 
     class Meta:
         ordering = ["video_id", "frame_index", "id"]

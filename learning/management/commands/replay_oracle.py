@@ -45,6 +45,8 @@ class Command(BaseCommand):
                     "input_scale", "head_channels", "backbone", "threads", "hybrid_method"):
             if options.get(key) is not None:
                 values[key] = options[key]
+        if options.get("minutes_per_round") is not None and options.get("steps_per_round") is None:
+            values["steps_per_round"] = None  # an explicit time budget replaces the preset's steps
         values["strategies"] = tuple(s.strip() for s in options["strategies"].split(",")
                                      if s.strip())
         if options.get("weights"):
