@@ -202,8 +202,29 @@ def train(
         torch.set_num_threads(train_cfg.num_threads)
     torch.manual_seed(train_cfg.seed)
     # Near-zero gradients and optimizer states can become denormal floats, which CPUs process
-    # slowly; flushing them to zero (process-wide) costs no accuracy.
+    # slowly; flushing them to zero costs no accuracy. The flag is process-wide, so it is
+    # switched off again afterwards (other code in a worker may rely on IEEE subnormals).
     torch.set_flush_denormal(True)
+    try:
+        return _fit(train_samples, val_samples, model_cfg, train_cfg, device, init_checkpoint,
+                    progress, should_stop, checkpoint_path, keypoint_names)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _fit(
+    train_samples: list[PoseSample],
+    val_samples: list[PoseSample],
+    model_cfg: ModelConfig,
+    train_cfg: TrainConfig,
+    device: torch.device,
+    init_checkpoint: str | None,
+    progress: Callable[[TrainProgress], None] | None,
+    should_stop: Callable[[], bool] | None,
+    checkpoint_path: str | None,
+    keypoint_names: Sequence[str] | None,
+) -> TrainResult:
+    """The training loop of `train` (arguments already checked and split)."""
     memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
     loader, val_ds = _make_data(train_samples, val_samples, model_cfg, train_cfg)
     model = _init_model(model_cfg, init_checkpoint).to(device, memory_format=memory_format)
