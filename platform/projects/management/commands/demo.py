@@ -21,6 +21,7 @@ from videos.models import Video
 from videos.synthetic import BODYPARTS, LEFT_RIGHT, SKELETON, generate_video
 
 DEMO_PROJECT = "Demo: synthetic mouse"
+DEMO_VIDEO = {"name": "demo_mouse.mp4", "width": 320, "height": 240, "seed": 7}
 DEMO_USERS = {
     "pi": Role.PI,
     "annotator": Role.ANNOTATOR,
@@ -111,7 +112,8 @@ class Command(BaseCommand):
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "demo_mouse.mp4"
         self.stdout.write(f"generating a {n_frames}-frame synthetic video at {path}")
-        generate_video(path, n_frames=n_frames, width=320, height=240, seed=7)
+        generate_video(path, n_frames=n_frames, width=DEMO_VIDEO["width"],
+                       height=DEMO_VIDEO["height"], seed=DEMO_VIDEO["seed"])
         try:
             return add_video(project, path, name="demo_mouse.mp4")
         except DuplicateVideo as exc:
