@@ -25,7 +25,8 @@ def test_compose_has_the_stack_and_a_gpu_training_worker():
     assert {"web", "worker", "beat", "training-worker", "postgres", "redis"} <= set(services)
     training = services["training-worker"]
     assert "training" in training["command"]
-    assert training["deploy"]["resources"]["reservations"]["devices"][0]["capabilities"] == ["gpu"]
+    devices = training["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["capabilities"] == ["gpu"]
     assert "training" not in services["worker"]["command"][services["worker"]["command"].index("-Q") + 1]
 
 
