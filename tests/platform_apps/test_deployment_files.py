@@ -27,7 +27,8 @@ def test_compose_has_the_stack_and_a_gpu_training_worker():
     assert "training" in training["command"]
     devices = training["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
-    assert "training" not in services["worker"]["command"][services["worker"]["command"].index("-Q") + 1]
+    worker = services["worker"]["command"]
+    assert "training" not in worker[worker.index("-Q") + 1]
 
 
 def test_settings_fail_loudly_on_bad_values(monkeypatch):
