@@ -8,7 +8,8 @@ class LearningConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from annotation.signals import labels_changed
-        from learning import triggers
+        from learning import scoring, triggers
+        from learning.models import CurrentModel
         from projects.models import Project
 
         labels_changed.connect(triggers.on_labels_changed, dispatch_uid="learning.retrain")
@@ -16,3 +17,6 @@ class LearningConfig(AppConfig):
                           dispatch_uid="learning.schedule_sync")
         post_delete.connect(triggers.on_project_deleted, sender=Project,
                             dispatch_uid="learning.schedule_delete")
+        # A new current model (promotion or rollback) scores frames and refills the queue.
+        post_save.connect(scoring.on_current_model_saved, sender=CurrentModel,
+                          dispatch_uid="learning.score_after_promotion")
