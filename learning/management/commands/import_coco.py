@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from learning.formats.errors import FormatError
 from learning.importing import import_coco
+from learning.management.cli import optional_user, progress_printer
 from projects.models import Project
 
 
@@ -33,14 +33,8 @@ class Command(BaseCommand):
             if not options["create"]:
                 raise CommandError(f"No project named {options['project']!r} (use --create).")
             target = options["project"]
-        user = None
-        if options["pi"]:
-            user = get_user_model().objects.filter(username=options["pi"]).first()
-            if user is None:
-                raise CommandError(f"No user named {options['pi']!r}.")
-
-        def progress(fraction: float, message: str) -> None:
-            self.stdout.write(f"  {fraction:4.0%} {message}")
+        user = optional_user(options["pi"])
+        progress = progress_printer(self.stdout)
 
         try:
             summary = import_coco(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from learning.formats.errors import FormatError
 from learning.importing import run_dlc_import
+from learning.management.cli import optional_user, progress_printer
 
 
 class Command(BaseCommand):
@@ -23,14 +23,8 @@ class Command(BaseCommand):
         parser.add_argument("--pi", help="Username who becomes PI of a newly created project.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = None
-        if options["pi"]:
-            user = get_user_model().objects.filter(username=options["pi"]).first()
-            if user is None:
-                raise CommandError(f"No user named {options['pi']!r}.")
-
-        def progress(fraction: float, message: str) -> None:
-            self.stdout.write(f"  {fraction:4.0%} {message}")
+        user = optional_user(options["pi"])
+        progress = progress_printer(self.stdout)
 
         try:
             summary = run_dlc_import(
