@@ -2,12 +2,18 @@
 
 Each annotator is a thread with its own API client (views, serializers, middleware and the
 database included): POST queue/next/, pause, PUT frames/<id>/label/ with submit, pause.
-A throwaway project is created on the configured database and deleted afterwards.
+The annotators are spread over `--processes` forked processes (default: one per core), as a
+server spreads requests over its worker processes; one Python process would serialise them
+all on the GIL and measure that instead. A throwaway project is created on the configured
+database and deleted afterwards.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
+import os
+import queue
 import random
 import threading
 import time
@@ -39,6 +45,8 @@ def add_arguments(parser: ArgumentParser) -> None:
                         help="mean pause of an annotator between two requests (0: none)")
     parser.add_argument("--double-fraction", type=float, default=0.0,
                         help="share of frames that need two labels")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="processes the annotator threads are spread over")
 
 
 class Recorder:
@@ -57,6 +65,22 @@ class Recorder:
         with self.lock:
             self.latencies[kind].append((time.perf_counter() - start) * 1000)
         return response
+
+    def export(self) -> dict[str, Any]:
+        """Picklable contents, to send from a child process."""
+        with self.lock:
+            return {"latencies": dict(self.latencies), "saved": self.saved,
+                    "errors": self.errors,
+                    "leased_by": {k: sorted(v) for k, v in self.leased_by.items()}}
+
+    def merge(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            for kind, values in data["latencies"].items():
+                self.latencies[kind].extend(values)
+            for frame_id, users in data["leased_by"].items():
+                self.leased_by[frame_id].update(users)
+            self.saved.extend(data["saved"])
+            self.errors.extend(data["errors"])
 
     def all_ms(self) -> list[float]:
         with self.lock:
@@ -136,6 +160,19 @@ def _annotate(project: Project, user: Any, parts: list[int], options: dict[str, 
         connections.close_all()
 
 
+def _child(project: Project, users: list, parts: list[int], options: dict[str, Any],
+           deadline: float, results: Any) -> None:
+    """One forked process: its share of the annotators as threads; sends what it recorded."""
+    rec = Recorder()
+    threads = [threading.Thread(target=_annotate, args=(project, u, parts, options, deadline,
+                                                        rec), daemon=True) for u in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put(rec.export())
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 2) if values else None
 
@@ -163,16 +200,24 @@ def run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
     rec = Recorder()
     try:
         deadline = time.monotonic() + options["seconds"]
-        threads = [threading.Thread(target=_annotate, args=(project, u, parts, options,
-                                                            deadline, rec), daemon=True)
-                   for u in users]
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads):
-            time.sleep(5)
-            values = rec.all_ms()
-            stdout.write(f"  {len(values)} requests, p95 {_percentile(values, 95)} ms, "
-                         f"{len(rec.errors)} errors")
+        processes = max(1, min(options["processes"], len(users)))
+        connections.close_all()  # children must not share the parent's connection
+        ctx = mp.get_context("fork")
+        results: Any = ctx.Queue()
+        children = [ctx.Process(target=_child, args=(project, users[i::processes], parts,
+                                                     options, deadline, results))
+                    for i in range(processes)]
+        for child in children:
+            child.start()
+        pending = len(children)
+        while pending:
+            try:
+                rec.merge(results.get(timeout=5))
+                pending -= 1
+            except queue.Empty:
+                stdout.write(f"  running: {max(0.0, deadline - time.monotonic()):.0f}s left")
+        for child in children:
+            child.join()
         double, lost = _verify(project, rec)
         if rec.errors:
             stdout.write(f"  first errors: {rec.errors[:5]}")
@@ -184,7 +229,8 @@ def run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
             "requests": len(values), "labels_submitted": len(rec.saved),
             "double_leases": double, "lost_labels": lost, "errors": len(rec.errors),
             "annotators": len(users), "seconds": options["seconds"],
-            "think_ms": options["think_ms"], "database": connection.vendor,
+            "think_ms": options["think_ms"], "processes": processes,
+            "database": connection.vendor,
         }
     finally:
         project.delete()

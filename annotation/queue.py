@@ -294,6 +294,20 @@ def rerank_open_entries(project_id: int, scores: Scores, model_version_id: int |
     return changed
 
 
+def queue_state(project_id: int, model_reasons: Iterable[str], version_id: int | None
+                ) -> tuple[int, list[int], set[int]]:
+    """What a queue refill needs to know, read-only: (live entries, frames of open unpinned
+    entries with one of `model_reasons` scored by a model other than `version_id`, frames that
+    ever had an entry)."""
+    entries = QueueEntry.objects.filter(project_id=project_id)
+    live = entries.filter(status__in=LIVE_STATUSES).count()
+    stale = list(entries.filter(status=EntryStatus.OPEN, pinned=False,
+                                reason__in=list(model_reasons))
+                 .exclude(model_version_id=version_id).values_list("frame_id", flat=True))
+    ever = set(entries.values_list("frame_id", flat=True))
+    return live, stale, ever
+
+
 def add_frames(project: Project, frame_ids: list[int], *, pinned: bool = False,
                priority: float | None = None) -> dict[str, Any]:
     """The PI adds frames by hand (flagged ones too) or pins them; labeled frames are ignored.

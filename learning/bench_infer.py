@@ -34,9 +34,12 @@ from learning.engine.export import (
     export_torchscript,
 )
 from learning.engine.network import PoseNet
+from learning.engine.tracking import analyze_video_tracked
 from learning.engine.video import analyze_video
 
-BACKENDS = ("torch", "torch-cl", "torch-cl-bf16", "torch-cl-bf16bb", "torchscript", "onnxruntime")
+BACKENDS = ("torch", "torch-cl", "torch-cl-bf16", "torch-cl-bf16bb", "torchscript", "onnxruntime",
+            "torch-cl-tracked", "onnxruntime-tracked")
+TRACKED = "-tracked"
 MAX_DIFF_PX = 0.5
 
 
@@ -52,6 +55,7 @@ def add_arguments(parser: ArgumentParser) -> None:
 
 def _make_runner(backend: str, files: dict[str, str], threads: int) -> Runner:
     torch.set_num_threads(threads)
+    backend = backend.removesuffix(TRACKED)
     if backend == "onnxruntime":
         return OnnxRunner(files["onnx"], threads=threads)
     if backend == "torchscript":
@@ -62,10 +66,15 @@ def _make_runner(backend: str, files: dict[str, str], threads: int) -> Runner:
 
 
 def _end_to_end(runner: Runner, cfg: ModelConfig, video: str, start: int, stop: int,
-                batch: int, out_dir: str, bodyparts: list[str]) -> np.ndarray:
+                batch: int, out_dir: str, bodyparts: list[str], tracked: bool = False
+                ) -> np.ndarray:
     from learning.formats.pose_table import write_pose_table
 
-    poses = analyze_video(video, runner, cfg, start=start, stop=stop, batch_size=batch)
+    if tracked:
+        poses, _ = analyze_video_tracked(video, runner, cfg, start=start, stop=stop,
+                                         batch_size=batch)
+    else:
+        poses = analyze_video(video, runner, cfg, start=start, stop=stop, batch_size=batch)
     write_pose_table(Path(out_dir) / f"bench{start}", "PoseLoop_bench", bodyparts, poses)
     return poses
 
@@ -79,7 +88,8 @@ def _worker(backend: str, files: dict[str, str], cfg: dict[str, Any], video: str
     ready.release()
     go.wait()
     with tempfile.TemporaryDirectory() as tmp:
-        _end_to_end(runner, model_cfg, video, start, stop, batch, tmp, bodyparts)
+        _end_to_end(runner, model_cfg, video, start, stop, batch, tmp, bodyparts,
+                    backend.endswith(TRACKED))
     out.put(time.perf_counter())
 
 
@@ -157,13 +167,18 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         export_torchscript(model, cfg, files["torchscript"])
         for backend in ["torch", *[b for b in backends if b != "torch"]]:
             runner = _make_runner(backend, files, cores)
-            _end_to_end(runner, cfg, video, 0, min(batch, frames), batch, tmp, bodyparts)  # warm
+            tracked = backend.endswith(TRACKED)
+            _end_to_end(runner, cfg, video, 0, min(batch, frames), batch, tmp, bodyparts,
+                        tracked)  # warm-up
             started = time.perf_counter()
-            poses[backend] = _end_to_end(runner, cfg, video, 0, frames, batch, tmp, bodyparts)
+            poses[backend] = _end_to_end(runner, cfg, video, 0, frames, batch, tmp, bodyparts,
+                                         tracked)
             fps[backend] = frames / (time.perf_counter() - started)
+            dist = np.linalg.norm(poses[backend][..., :2] - poses["torch"][..., :2], axis=-1)
             diff = float(np.abs(poses[backend][..., :2] - poses["torch"][..., :2]).max())
-            stdout.write(f"  {backend:14s} {fps[backend]:6.1f} fps end to end, "
-                         f"max |diff| vs eager {diff:.3f} px\n")
+            stdout.write(f"  {backend:19s} {fps[backend]:6.1f} fps end to end, vs eager: "
+                         f"max |diff| {diff:.3f} px, mean distance {dist.mean():.3f} px, "
+                         f"{(dist > MAX_DIFF_PX).mean():.1%} of points > {MAX_DIFF_PX} px\n")
             del runner
         diffs = {b: float(np.abs(p[..., :2] - poses["torch"][..., :2]).max())
                  for b, p in poses.items()}
@@ -183,6 +198,9 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "max_abs_diff_px": round(diffs[fastest], 4),
         "fps_by_backend": {b: round(v, 2) for b, v in fps.items()},
         "max_abs_diff_px_by_backend": {b: round(v, 4) for b, v in diffs.items()},
+        "mean_distance_px_by_backend": {
+            b: round(float(np.linalg.norm(p[..., :2] - poses["torch"][..., :2], axis=-1).mean()),
+                     4) for b, p in poses.items()},
         "fps_by_workers": {str(w): round(v, 2) for w, v in by_workers.items()},
         "workers_speedup": round(speedup, 3),
         "model": source,

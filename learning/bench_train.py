@@ -19,6 +19,9 @@ from videos.models import Frame
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", required=True, help="Project name.")
     parser.add_argument("--minutes", type=float, default=5.0, help="Training time budget.")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="Epoch budget (full training: e.g. --epochs 200 --minutes 90; the "
+                             "learning-rate schedule follows whichever budget runs out first).")
     parser.add_argument("--test-list", type=Path, default=None,
                         help="File of held-out CollectedData index paths, one per line "
                              "(matched to Frame.external_path); default: the fixed test split.")
@@ -61,6 +64,8 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         overrides["device"] = options["device"]
     if options.get("threads"):
         overrides["num_threads"] = options["threads"]
+    if options.get("epochs"):
+        overrides["max_epochs"] = options["epochs"]
     train_cfg = train_config_for(options["minutes"], len(data.train), data.flip_pairs, overrides)
 
     def show(p: TrainProgress) -> None:
@@ -79,6 +84,9 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "images_per_s": round(result.images_per_s, 2),
         "data_share": round(result.data_share, 3),
         "minutes": options["minutes"],
+        "epochs": result.epochs,
+        "stopped_by": result.stopped_by,
+        "training_s": round(result.seconds, 1),
         "backbone": model_cfg.backbone,
         "input_scale": model_cfg.input_scale,
         "device": result.device,

@@ -31,8 +31,8 @@ import numpy as np
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
-from annotation.models import LIVE_STATUSES, EntryStatus, QueueEntry, QueueReason
-from annotation.queue import enqueue_frames, rerank_open_entries
+from annotation.models import QueueReason
+from annotation.queue import enqueue_frames, queue_state, rerank_open_entries
 from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job, JobKind
 from jobs.progress import JobCancelled, create_job, report, running
@@ -136,17 +136,6 @@ def frame_stream(frames: Iterable[Frame]) -> Iterator[tuple[Key, np.ndarray]]:
             yield ("frame", frame.pk), load_image(local_image_path(frame))
         except (OSError, ValueError):
             logger.warning("frame %s has no readable image; not scored", frame.pk)
-
-
-def _queue_state(project_id: int, version_id: int) -> tuple[int, list[int], set[int]]:
-    """(live entries, frames of open model-made entries scored by another model, frames that
-    ever had an entry). Read-only."""
-    entries = QueueEntry.objects.filter(project_id=project_id)
-    live = entries.filter(status__in=LIVE_STATUSES).count()
-    stale = list(entries.filter(status=EntryStatus.OPEN, pinned=False, reason__in=MODEL_REASONS)
-                 .exclude(model_version_id=version_id).values_list("frame_id", flat=True))
-    ever = set(entries.values_list("frame_id", flat=True))
-    return live, stale, ever
 
 
 # --- labeled frames: skeleton statistics and embeddings --------------------------------------
@@ -344,7 +333,7 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     model, cfg = loaded_model(version)
     if cfg.num_keypoints != project.bodyparts.count():
         return _skip(version_id, strategy, "the skeleton changed since training", start)
-    live, stale, ever_queued = _queue_state(project_id, version_id)
+    live, stale, ever_queued = queue_state(project_id, MODEL_REASONS, version_id)
     needed = max(0, project.queue_size - live)
     if needed == 0 and not stale:
         return _skip(version_id, strategy, "queue is full", start)

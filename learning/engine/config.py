@@ -133,6 +133,9 @@ class TrainConfig:
     The learning rate warms up linearly for `warmup_frac` of the run, then follows a cosine to 0;
     "the run" is max(epoch fraction, time fraction), so a time-limited run still ends annealed.
     `val_fraction` is only used when no validation samples are passed to `train`.
+    `ema_decay` > 0 validates and keeps an exponential moving average of the weights (and
+    batch-norm statistics) instead of the raw weights; the decay ramps up as
+    min(ema_decay, (1 + step) / (10 + step)) so the average does not drag early epochs.
     """
 
     max_epochs: int = 1000
@@ -150,6 +153,7 @@ class TrainConfig:
     channels_last: bool = False
     locref_loss_weight: float = 0.05
     select_by: str = "val_rmse"
+    ema_decay: float = 0.99
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -161,6 +165,7 @@ class TrainConfig:
         _require(self.device in DEVICES, f"device must be one of {DEVICES}")
         _require(self.num_workers >= 0, "num_workers must be >= 0")
         _require(self.select_by in SELECT_BY, f"select_by must be one of {SELECT_BY}")
+        _require(0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 NOT_PRESENT, OCCLUDED, VISIBLE = 0, 1, 2
 SIZE_MULTIPLE = 32
+WINDOW_FACTOR = 1.75  # augmentation window / training crop (covers 25 deg and 0.8x zoom-out)
 
 
 @dataclass(frozen=True, eq=False)
@@ -158,14 +159,13 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
         image_np, scale_xy = self._resized(index)
         present = sample.present
         kp = np.where(present[:, None], to_network_coords(sample.keypoints, scale_xy), 0.0)
-        image = torch.from_numpy(image_np).permute(2, 0, 1)
         keypoints = torch.from_numpy(kp.astype(np.float32))
         weights = torch.from_numpy(present.astype(np.float32))
         if self.augment is not None:
-            image, keypoints, weights = self._augment(image, keypoints, weights)
-        image, keypoints = _pad_or_crop(
-            image, keypoints, weights, self.size, self.rng, self.augment
-        )
+            image, keypoints, weights = self._augmented_crop(image_np, keypoints, weights)
+        else:
+            window = cut_window(image_np, 0, 0, self.size[1], self.size[0])
+            image = torch.from_numpy(window).permute(2, 0, 1)
         height, width = self.size
         inside = (
             (keypoints[:, 0] >= -0.5) & (keypoints[:, 0] <= width - 0.5)
@@ -181,10 +181,58 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
             "index": torch.tensor(index),
         }
 
-    def _augment(
+    def _crop_center(self, keypoints: torch.Tensor, weights: torch.Tensor, h: int, w: int
+                     ) -> tuple[float, float]:
+        """Where the training crop is centred (network-input pixels).
+
+        On the labeled points' centroid, moved by up to `crop_jitter` of the crop size (a crop
+        far from the animal would teach little per step), except for a `crop_random_p` share
+        placed anywhere: without those the network never sees the far background and fires on
+        it at inference (measured: gross outliers on openfield). Crops stay inside the image; a
+        crop as large as the image keeps it at the top-left, padded like inference pads.
+        """
+        cfg, rng = self.augment, self.rng
+        assert cfg is not None
+        height, width = self.size
+        present = weights > 0
+        if present.any() and rng.random() >= cfg.crop_random_p:
+            cx, cy = keypoints[present].mean(dim=0).tolist()
+            jx, jy = rng.uniform(-cfg.crop_jitter, cfg.crop_jitter, 2) * (width, height)
+            cx, cy = cx + jx, cy + jy
+        else:
+            cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+
+        def clamp(c: float, side: int, extent: int) -> float:
+            return side / 2 if side >= extent else min(max(c, side / 2), extent - side / 2)
+
+        return clamp(cx, width, w), clamp(cy, height, h)
+
+    def _augmented_crop(
+        self, image_np: np.ndarray, keypoints: torch.Tensor, weights: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Cut a window around the crop centre, warp it, crop, then adjust the crop's pixels.
+
+        The window is WINDOW_FACTOR times the crop, enough for the rotations and zoom-outs of
+        the augmentation, so the geometric warp (the costly step) touches a fixed number of
+        pixels whatever the frame size, and colour and blur only the crop's.
+        """
+        height, width = self.size
+        cx, cy = self._crop_center(keypoints, weights, *image_np.shape[:2])
+        win_h, win_w = (side + 2 * math.ceil(side * (WINDOW_FACTOR - 1) / 2)
+                        for side in (height, width))
+        left, top = round(cx - win_w / 2), round(cy - win_h / 2)
+        window = torch.from_numpy(cut_window(image_np, left, top, win_w, win_h)).permute(2, 0, 1)
+        keypoints = keypoints - torch.tensor([left, top], dtype=keypoints.dtype)
+        window, keypoints, weights = self._warp(window, keypoints, weights)
+        dx, dy = (win_w - width) // 2, (win_h - height) // 2
+        image = window[:, dy : dy + height, dx : dx + width]
+        keypoints = keypoints - torch.tensor([dx, dy], dtype=keypoints.dtype)
+        return self._photometric(image), keypoints, weights
+
+    def _warp(
         self, image: torch.Tensor, keypoints: torch.Tensor, weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Flip (swapping left/right pairs), affine, brightness/contrast, blur."""
+        """Flip (swapping left/right pairs) and a random affine about the image centre."""
         cfg, rng = self.augment, self.rng
         assert cfg is not None
         h, w = image.shape[-2:]
@@ -192,7 +240,8 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
             image, keypoints, weights = flip_horizontal(image, keypoints, weights, cfg.flip_pairs)
         angle = float(rng.uniform(-cfg.rotation_deg, cfg.rotation_deg))
         scale = float(np.exp(rng.uniform(*np.log(cfg.scale_range))))
-        tx, ty = (rng.uniform(-cfg.translate_frac, cfg.translate_frac, 2) * (w, h)).round()
+        tx, ty = (rng.uniform(-cfg.translate_frac, cfg.translate_frac, 2)
+                  * (self.size[1], self.size[0])).round()
         # torchvision transforms images with pixel corners at integers but keypoints as given:
         # shift to the corner convention and back so both move identically.
         points = tv_tensors.KeyPoints(keypoints + 0.5, canvas_size=(h, w))
@@ -201,14 +250,32 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
             tv_tensors.Image(image), **affine, interpolation=F.InterpolationMode.BILINEAR
         )
         keypoints = F.affine(points, **affine).as_subclass(torch.Tensor) - 0.5
-        brightness = float(rng.uniform(1 - cfg.brightness, 1 + cfg.brightness))
-        image = F.adjust_brightness(image, brightness)
+        return image.as_subclass(torch.Tensor), keypoints, weights
+
+    def _photometric(self, image: torch.Tensor) -> torch.Tensor:
+        """Brightness, contrast, blur."""
+        cfg, rng = self.augment, self.rng
+        assert cfg is not None
+        image = tv_tensors.Image(image)
+        image = F.adjust_brightness(image, float(rng.uniform(1 - cfg.brightness,
+                                                             1 + cfg.brightness)))
         image = F.adjust_contrast(image, float(rng.uniform(1 - cfg.contrast, 1 + cfg.contrast)))
         if rng.random() < cfg.blur_p:
             sigma = float(rng.uniform(*cfg.blur_sigma))
             kernel = 2 * math.ceil(2 * sigma) + 1
             image = F.gaussian_blur(image, [kernel, kernel], [sigma, sigma])
-        return image.as_subclass(torch.Tensor), keypoints, weights
+        return image.as_subclass(torch.Tensor)
+
+
+def cut_window(image: np.ndarray, left: int, top: int, width: int, height: int) -> np.ndarray:
+    """uint8 (height, width, C) window of `image` (H, W, C) at (left, top); zero outside it."""
+    window = np.zeros((height, width, image.shape[2]), dtype=image.dtype)
+    h, w = image.shape[:2]
+    x0, y0 = max(left, 0), max(top, 0)
+    x1, y1 = min(left + width, w), min(top + height, h)
+    if x1 > x0 and y1 > y0:
+        window[y0 - top : y1 - top, x0 - left : x1 - left] = image[y0:y1, x0:x1]
+    return window
 
 
 def flip_horizontal(
@@ -226,39 +293,3 @@ def flip_horizontal(
     for left, right in pairs:
         order[left], order[right] = right, left
     return image, keypoints[order], weights[order]
-
-
-def _pad_or_crop(
-    image: torch.Tensor,
-    keypoints: torch.Tensor,
-    weights: torch.Tensor,
-    size: tuple[int, int],
-    rng: np.random.Generator,
-    augment: AugmentConfig | None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Pad bottom/right up to `size`, then crop to it.
-
-    When augmenting, the crop is centred on the labeled points' centroid, jittered by up to
-    `crop_jitter` of the crop size (a crop far from the animal would teach little per step),
-    except for a `crop_random_p` share of crops placed anywhere: without those the network never
-    sees the far background and fires on it at inference (measured: gross outliers on openfield).
-    """
-    height, width = size
-    h, w = image.shape[-2:]
-    if h < height or w < width:
-        image = F.pad(image, [0, 0, max(0, width - w), max(0, height - h)], fill=0)
-        h, w = image.shape[-2:]
-    if (h, w) != (height, width):
-        top = left = 0
-        if augment is not None:
-            present = weights > 0
-            if present.any() and rng.random() >= augment.crop_random_p:
-                cx, cy = keypoints[present].mean(dim=0).tolist()
-            else:
-                cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-            jx, jy = rng.uniform(-augment.crop_jitter, augment.crop_jitter, 2) * (width, height)
-            left = int(np.clip(round(cx + jx - width / 2), 0, w - width))
-            top = int(np.clip(round(cy + jy - height / 2), 0, h - height))
-        image = image[:, top : top + height, left : left + width]
-        keypoints = keypoints - torch.tensor([left, top], dtype=keypoints.dtype)
-    return image, keypoints

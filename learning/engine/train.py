@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, get_worker_info
 
 from learning.engine.checkpoint import load_checkpoint, save_checkpoint
@@ -115,6 +116,28 @@ def _init_model(model_cfg: ModelConfig, init_checkpoint: str | None) -> PoseNet:
     return model
 
 
+def ramped_ema(decay: float) -> Callable[[list[torch.Tensor], list[torch.Tensor], Any], None]:
+    """AveragedModel `multi_avg_fn`: EMA whose decay ramps up to `decay` over the first steps."""
+
+    @torch.no_grad()
+    def update(averaged: list[torch.Tensor], current: list[torch.Tensor], n: Any) -> None:
+        steps = float(n)
+        d = min(decay, (1.0 + steps) / (10.0 + steps))
+        if torch.is_floating_point(averaged[0]):
+            torch._foreach_lerp_(averaged, current, 1.0 - d)
+        else:  # batch-norm step counters: keep the latest
+            for a, c in zip(averaged, current, strict=True):
+                a.copy_(c)
+
+    return update
+
+
+def _make_ema(model: PoseNet, decay: float) -> AveragedModel | None:
+    if decay <= 0:
+        return None
+    return AveragedModel(model, multi_avg_fn=ramped_ema(decay), use_buffers=True)
+
+
 @dataclass
 class _Counters:
     """Running totals across epochs (wall-clock seconds measured with perf_counter)."""
@@ -136,6 +159,7 @@ def _train_epoch(
     memory_format: torch.memory_format,
     counters: _Counters,
     should_stop: Callable[[], bool] | None,
+    ema: AveragedModel | None = None,
 ) -> tuple[list[float], bool]:
     """One pass over `loader`; returns the step losses and whether the time budget ran out."""
     budget_s = train_cfg.max_minutes * 60.0
@@ -166,6 +190,8 @@ def _train_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        if ema is not None:
+            ema.update_parameters(model)
         losses.append(float(loss.detach()))
         counters.step += 1
         counters.images += images.shape[0]
@@ -231,6 +257,9 @@ def _fit(
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
     )
+    ema = _make_ema(model, train_cfg.ema_decay)
+    # What is validated, checkpointed and returned: the weight average when there is one.
+    kept: PoseNet = ema.module if ema is not None else model  # type: ignore[assignment]
     budget_s = train_cfg.max_minutes * 60.0
     history: list[dict[str, Any]] = []
     best_score, best_state, best_epoch = math.inf, None, 0
@@ -240,9 +269,9 @@ def _fit(
     for epoch in range(1, train_cfg.max_epochs + 1):
         losses, out_of_time = _train_epoch(
             model, loader, optimizer, model_cfg, train_cfg, device, memory_format, counters,
-            should_stop,
+            should_stop, ema,
         )
-        val = _validate(model, val_ds, model_cfg, train_cfg, device, memory_format)
+        val = _validate(kept, val_ds, model_cfg, train_cfg, device, memory_format)
         elapsed = time.perf_counter() - counters.start
         train_loss = float(np.mean(losses)) if losses else math.nan
         val_loss = val[0] if val else None
@@ -254,10 +283,10 @@ def _fit(
         score = _score(val, train_cfg.select_by, epoch)
         if score < best_score:
             best_score, best_epoch, best_val = score, epoch, val
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = copy.deepcopy(kept.state_dict())
             if checkpoint_path is not None:
                 meta = {"epoch": epoch, "val_loss": val_loss, "train_config": train_cfg.to_dict()}
-                save_checkpoint(checkpoint_path, model, model_cfg, keypoint_names, meta)
+                save_checkpoint(checkpoint_path, kept, model_cfg, keypoint_names, meta)
         if progress is not None:
             remaining = max(0.0, budget_s - elapsed)
             eta = min(elapsed / epoch * (train_cfg.max_epochs - epoch), remaining)
@@ -271,7 +300,7 @@ def _fit(
             stopped_by = "early_stopping"
             break
     if best_state is not None:
-        model.load_state_dict(best_state)
+        kept.load_state_dict(best_state)
     busy_s = max(1e-9, counters.data_s + counters.compute_s)
     return TrainResult(
         checkpoint_path=checkpoint_path,
@@ -284,7 +313,7 @@ def _fit(
         best_val_loss=best_val[0] if best_val else None,
         best_val_rmse_px=best_val[1] if best_val else None,
         stopped_by=stopped_by,
-        model=model.eval(),
+        model=kept.eval(),
     )
 
 

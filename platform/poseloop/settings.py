@@ -310,6 +310,8 @@ CELERY_BEAT_SCHEDULE = {
 PRETRAINED_WEIGHTS_DIR = env_str("POSELOOP_PRETRAINED_DIR", "")
 TORCH_DEVICE = env_str("POSELOOP_DEVICE", "")  # "", "cpu", "cuda", "cuda:1"
 TRAIN_DEFAULT_MINUTES = env_float("POSELOOP_TRAIN_MINUTES", 10.0)
+# Tracked video analysis re-detects the animal on the whole frame every this many frames.
+ANALYSIS_KEYFRAME_INTERVAL = 256
 
 LOGGING = {
     "version": 1,

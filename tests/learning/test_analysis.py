@@ -27,6 +27,11 @@ N_FRAMES = 40
 
 
 @pytest.fixture(autouse=True)
+def _short_keyframe_interval(settings):
+    settings.ANALYSIS_KEYFRAME_INTERVAL = 8  # chunks of a 40-frame clip, tracked
+
+
+@pytest.fixture(autouse=True)
 def _fresh_model_cache():
     clear_cache()
     yield
@@ -59,11 +64,14 @@ def test_chunks_are_batch_multiples_and_cover_the_video():
     assert analysis.plan_chunks(5, 100, 16) == [(0, 5)]
 
 
-def test_chunked_result_equals_one_pass(setup):
-    one = _run(setup["video"], setup["version"], chunk_frames=1000, batch_size=8)
+@pytest.mark.parametrize("tracking", [True, False])
+def test_chunked_result_equals_one_pass(setup, tracking):
+    one = _run(setup["video"], setup["version"], chunk_frames=1000, batch_size=8,
+               tracking=tracking)
     assert one.status == JobStatus.SUCCEEDED, one.error
     whole = _poses(one)
-    chunked = _run(setup["video"], setup["version"], chunk_frames=10, batch_size=8)
+    chunked = _run(setup["video"], setup["version"], chunk_frames=10, batch_size=8,
+                   tracking=tracking)
     assert chunked.status == JobStatus.SUCCEEDED, chunked.error
     assert whole.shape == (N_FRAMES, 4, 3)
     np.testing.assert_array_equal(_poses(chunked), whole)
@@ -105,7 +113,7 @@ def test_a_failed_chunk_publishes_nothing(setup, monkeypatch):
 
     monkeypatch.setattr(analysis, "analyze_video", flaky)
     job = analysis.create_analysis_job(setup["video"], setup["version"],
-                                       {"chunk_frames": 16, "batch_size": 8})
+                                       {"chunk_frames": 16, "batch_size": 8, "tracking": False})
     with pytest.raises(RuntimeError, match="worker lost"):
         analyze_video_task.apply(args=[job.pk])
     job.refresh_from_db()

@@ -54,6 +54,8 @@ class Command(BaseCommand):
                             help="Skip the median-filtered, pcutoff version.")
         parser.add_argument("--labeled-video", action="store_true",
                             help="Also render a video with the points drawn.")
+        parser.add_argument("--whole-frames", action="store_true",
+                            help="Run the network on whole frames only (no tracked windows).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(name=options["project"], deleted_at__isnull=True).first()
@@ -75,6 +77,7 @@ class Command(BaseCommand):
             job = analysis.create_analysis_job(video, version, {
                 "chunk_frames": options["chunk_frames"], "batch_size": options["batch"],
                 "filtered": not options["no_filtered"], "labeled_video": options["labeled_video"],
+                "tracking": not options["whole_frames"],
             })
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc

@@ -26,8 +26,9 @@ def test_dataset_flip_moves_image_and_swaps_points(tmp_path) -> None:
     sample = draw_sample(tmp_path / "a.png", kp)
     aug = AugmentConfig(flip_p=1.0, flip_pairs=((0, 1),), **NO_GEOMETRY)
     item = PoseDataset([sample], 1.0, (64, 96), aug)[0]
-    # Point 0 ("left") is now the mirror of point 1, sitting on point 1's (green) disc.
-    torch.testing.assert_close(item["keypoints"][0], torch.tensor([79.0 - 60.0, 30.0]))
+    # Point 0 ("left") is now the mirror of point 1 about the 96-wide crop's centre, sitting on
+    # point 1's (green) disc.
+    torch.testing.assert_close(item["keypoints"][0], torch.tensor([95.0 - 60.0, 30.0]))
     x, y = item["keypoints"][0].round().long().tolist()
     assert item["image"][1, y, x] > 200 and item["image"][0, y, x] < 100
 

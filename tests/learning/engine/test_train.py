@@ -66,3 +66,35 @@ def test_predict_images_handles_mixed_sizes_and_returns_heatmaps() -> None:
     assert poses.shape == (2, 3, 3) and poses.dtype == np.float32
     assert ((poses[..., 2] >= 0) & (poses[..., 2] <= 1)).all()
     assert maps[0].shape == (3, 16, 20) and maps[1].shape == (3, 12, 23)
+
+
+def test_ramped_ema_starts_close_to_the_weights_and_settles_at_the_decay() -> None:
+    import torch
+
+    from learning.engine.train import ramped_ema
+
+    update = ramped_ema(0.99)
+    averaged, current = [torch.zeros(3)], [torch.ones(3)]
+    update(averaged, current, torch.tensor(0))  # decay (1 + 0) / 10 = 0.1: mostly the weights
+    torch.testing.assert_close(averaged[0], torch.full((3,), 0.9))
+    averaged = [torch.zeros(3)]
+    update(averaged, current, torch.tensor(10_000))  # ramp over: the configured decay
+    torch.testing.assert_close(averaged[0], torch.full((3,), 0.01))
+    counters, latest = [torch.tensor([3])], [torch.tensor([7])]
+    update(counters, latest, torch.tensor(5))  # integer buffers take the latest value
+    assert counters[0].item() == 7
+
+
+def test_training_keeps_the_weight_average(make_samples) -> None:
+    samples = make_samples(8, k=2)
+    cfg = ModelConfig(num_keypoints=2, input_scale=1.0, pretrained=None)
+    raw = train(samples, None, cfg, TrainConfig(max_epochs=2, batch_size=4, val_fraction=0.0,
+                                                ema_decay=0.0, seed=0))
+    ema = train(samples, None, cfg, TrainConfig(max_epochs=2, batch_size=4, val_fraction=0.0,
+                                                ema_decay=0.99, seed=0))
+    # Same seed and steps: only the averaging differs, so the kept weights differ.
+    w_raw = raw.model.heatmap.weight.detach()
+    w_ema = ema.model.heatmap.weight.detach()
+    assert not np.allclose(w_raw.numpy(), w_ema.numpy())
+    with pytest.raises(ValueError):
+        TrainConfig(ema_decay=1.0)
