@@ -50,9 +50,10 @@ def refresh_frame_agreement(frame_id: int) -> None:
     """Recompute the frame's stored agreement from its submitted/accepted labels (>= 2 needed).
 
     Locks the frame row (SELECT … FOR UPDATE) so two labels submitted at once for the same
-    frame recompute one after the other; call inside the saving transaction.
+    frame recompute one after the other; call inside the saving transaction (no savepoint of
+    its own: two round trips fewer on every submit).
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         frame = Frame.objects.select_for_update().only("id", "project_id").get(pk=frame_id)
         labels = list(Label.objects.filter(frame_id=frame_id, status__in=COUNTED_STATUSES)
                       .values_list("points", flat=True))

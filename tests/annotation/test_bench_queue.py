@@ -21,7 +21,8 @@ def test_two_processes_of_annotators_label_without_double_leases(transactional_d
     assert result["errors"] == 0 and result["double_leases"] == 0 and result["lost_labels"] == 0
     # Both processes' annotators submitted: each saved label came back to the parent.
     assert result["labels_submitted"] >= 8
-    assert result["requests"] >= 2 * result["labels_submitted"]
+    # Every annotator's first cycle is an untimed warm-up; the rest are timed.
+    assert result["requests"] >= 2 * (result["labels_submitted"] - 4)
     assert result["p95_ms"] is not None and result["p95_ms"] > 0
     # The throwaway project is gone afterwards.
     assert not Project.objects.filter(name__startswith="bench-queue-").exists()
