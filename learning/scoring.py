@@ -318,7 +318,8 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
                   max_candidates: int = MAX_CANDIDATES_PER_VIDEO, batch_size: int = BATCH_SIZE,
                   extras_fraction: float = EXTRAS_FRACTION, seed: int = 0) -> ScoreSummary:
     """Score candidates with `version` (which must be the project's current, ready model),
-    refill the queue up to project.queue_size and re-rank stale open entries. See the module
+    add up to project.selection_batch_size frames to the queue (never past
+    project.queue_size) and re-rank stale open entries. See the module
     docstring. Each queue change is atomic inside `annotation.queue`."""
     start = time.perf_counter()
     say = progress or (lambda fraction, message: None)
@@ -334,7 +335,8 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     if cfg.num_keypoints != project.bodyparts.count():
         return _skip(version_id, strategy, "the skeleton changed since training", start)
     live, stale, ever_queued = queue_state(project_id, MODEL_REASONS, version_id)
-    needed = max(0, project.queue_size - live)
+    # At most one selection batch per model, and never past the queue size.
+    needed = min(project.selection_batch_size, max(0, project.queue_size - live))
     if needed == 0 and not stale:
         return _skip(version_id, strategy, "queue is full", start)
     say(0.02, "Preparing labeled frames")

@@ -95,6 +95,16 @@ def test_score_project_refills_the_queue_with_scored_new_frames(project, video, 
     assert QueueEntry.objects.filter(project=project).count() == 6
 
 
+@pytest.mark.django_db
+def test_one_model_adds_at_most_one_selection_batch(project, video):
+    project.queue_size, project.selection_batch_size = 10, 3
+    project.save()
+    version = current(project)
+    summary = score_project(project.pk, version.pk, max_candidates=30)
+    assert summary["enqueued"] == 3
+    assert QueueEntry.objects.filter(project=project, model_version_id=version.pk).count() == 3
+
+
 @pytest.mark.parametrize("strategy", ["random", "kmeans", "uncertainty"])
 @pytest.mark.django_db
 def test_every_strategy_queues_distinct_frames(project, video, strategy):
