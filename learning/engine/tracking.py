@@ -21,9 +21,9 @@ exactly what one pass over the video gives (chunked analysis relies on that).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +31,8 @@ from learning.engine.config import ModelConfig
 from learning.engine.data import cut_window
 from learning.engine.decode import Refine, decode_heatmaps
 from learning.engine.export import Runner
-from learning.engine.video import FrameBatch, decode_outputs, iter_batches
+from learning.engine.video import FrameBatch, analyze_video, decode_outputs
 
-Progress = Callable[[int, int | None], None]
 ALIGN = 32  # the backbone's output stride
 
 
@@ -174,29 +173,21 @@ def analyze_video_tracked(
     tracking: TrackingConfig | None = None,
     *,
     start: int = 0,
-    stop: int | None = None,
-    batch_size: int = 16,
     refine: Refine = "locref",
-    progress: Progress | None = None,
-    prefetch: int = 3,
+    **options: Any,
 ) -> tuple[np.ndarray, TrackingStats]:
-    """Poses float32 (N, K, 3) of frames [start, stop), like `video.analyze_video`, on windows
-    around the animal where that is trusted to give the same result (see the module docstring).
-    Also returns how many frames ran on windows and how many whole."""
+    """`video.analyze_video` (same options: stop, batch_size, progress, prefetch) on windows
+    around the animal where that is trusted (see the module docstring); also returns how many
+    frames ran on windows and how many whole."""
     tracking = tracking or TrackingConfig()
     tracker = CropTracker(runner, cfg, tracking, refine)
-    total = None if stop is None else stop - start
-    poses: list[np.ndarray] = []
-    done = 0
-    for batch in iter_batches(path, cfg.input_scale, start=start, stop=stop,
-                              batch_size=batch_size, prefetch=prefetch):
-        first = batch.start
+
+    def batch_poses(batch: FrameBatch) -> np.ndarray:
         keyframes = {i for i in range(len(batch.images))
-                     if (first + i) % tracking.keyframe_interval == 0 or first + i == start}
-        poses.append(tracker(batch, keyframes))
-        done += len(batch.images)
-        if progress is not None:
-            progress(done, total)
-    if not poses:
-        return np.zeros((0, cfg.num_keypoints, 3), dtype=np.float32), tracker.stats
-    return np.concatenate(poses), tracker.stats
+                     if (batch.start + i) % tracking.keyframe_interval == 0
+                     or batch.start + i == start}
+        return tracker(batch, keyframes)
+
+    poses = analyze_video(path, runner, cfg, start=start, refine=refine,
+                          batch_poses=batch_poses, **options)
+    return poses, tracker.stats

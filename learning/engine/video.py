@@ -168,8 +168,11 @@ def analyze_video(
     refine: Refine = "locref",
     progress: Progress | None = None,
     prefetch: int = 3,
+    batch_poses: Callable[[FrameBatch], np.ndarray] | None = None,
 ) -> np.ndarray:
     """Poses float32 (N, K, 3) of frames [start, stop) of the video (to its end if stop is None).
+
+    `batch_poses` replaces the whole-frame network pass on each batch (tracked windows use it).
 
     `progress(done, total)` is called after each batch (total is None when stop is None).
     Batches start at `start`, so two ranges split at a multiple of `batch_size` give exactly the
@@ -181,8 +184,11 @@ def analyze_video(
     for batch in iter_batches(
         path, cfg.input_scale, start=start, stop=stop, batch_size=batch_size, prefetch=prefetch
     ):
-        heatmaps, locref = runner(batch.images)
-        poses.append(decode_outputs(cfg, heatmaps, locref, batch.scales, refine))
+        if batch_poses is not None:
+            poses.append(batch_poses(batch))
+        else:
+            heatmaps, locref = runner(batch.images)
+            poses.append(decode_outputs(cfg, heatmaps, locref, batch.scales, refine))
         done += len(batch.images)
         if progress is not None:
             progress(done, total)
