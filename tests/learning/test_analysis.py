@@ -226,3 +226,18 @@ def test_analyze_refuses_a_model_of_another_project(project, users, setup, as_us
     response = as_user("pi").post(_url(project, f"videos/{setup['video'].pk}/analyze/"),
                                   {"version": other_version.pk}, format="json")
     assert response.status_code == 400
+
+
+def test_cpu_analysis_runs_onnx_runtime_and_falls_back_to_pytorch(setup, monkeypatch):
+    from learning.engine.export import OnnxRunner, TorchRunner
+
+    monkeypatch.setattr(analysis.torch.cuda, "is_available", lambda: False)
+    runner, _ = analysis.make_runner(setup["version"])
+    assert isinstance(runner, OnnxRunner)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(analysis, "export_onnx", broken)
+    runner, _ = analysis.make_runner(setup["version"])
+    assert isinstance(runner, TorchRunner)
