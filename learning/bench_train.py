@@ -25,6 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-list", type=Path, default=None,
                         help="File of held-out CollectedData index paths, one per line "
                              "(matched to Frame.external_path); default: the fixed test split.")
+    parser.add_argument("--save", type=Path, default=None,
+                        help="Also write the trained model (engine checkpoint) to this file.")
     parser.add_argument("--device", default=None, help="auto, cpu or cuda (default: settings).")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
 
@@ -73,7 +75,8 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         stdout.write(f"epoch {p.epoch} step {p.step} loss {p.train_loss:.4f}{val} "
                      f"{p.elapsed_s:.0f}s\n")
 
-    result = fit(data, model_cfg, train_cfg, on_epoch=show)
+    save = str(options["save"]) if options.get("save") else None
+    result = fit(data, model_cfg, train_cfg, on_epoch=show, checkpoint_path=save)
     metrics, _ = evaluate_model(result.model, model_cfg, data.train, data.test,
                                 data.keypoint_names)
     return {
