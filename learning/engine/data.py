@@ -293,3 +293,16 @@ def flip_horizontal(
     for left, right in pairs:
         order[left], order[right] = right, left
     return image, keypoints[order], weights[order]
+
+
+def animal_radius(samples: Sequence[PoseSample], scale: float, margin: float = 1.5) -> float:
+    """Network-input pixels within which every body part of one animal lies around the parts'
+    median: `margin` x the largest such distance among the labeled samples (0 without any
+    sample with two labeled parts)."""
+    largest = 0.0
+    for sample in samples:
+        points = sample.keypoints[sample.present]
+        if len(points) >= 2:
+            spread = np.linalg.norm(points - np.median(points, axis=0), axis=1).max()
+            largest = max(largest, float(spread))
+    return margin * largest * scale

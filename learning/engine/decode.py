@@ -54,3 +54,30 @@ def _parabola_offset(
     curvature = lo - 2 * mid + hi
     offset = torch.where(curvature < 0, 0.5 * (lo - hi) / curvature.clamp(max=-1e-12), 0.0)
     return offset.clamp(-0.5, 0.5)
+
+
+def within_animal(
+    heatmaps: torch.Tensor,
+    locref: torch.Tensor | None,
+    stride: int,
+    locref_scale_px: float,
+    radius_px: float,
+    refine: Refine = "locref",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`decode_heatmaps`, with each peak taken within `radius_px` (network-input pixels) of the
+    animal's centre: the coordinate-wise median of the unrestricted peaks.
+
+    A single animal's body parts lie within its extent, so a far-off false peak (a background
+    spot that outscores the true one) cannot be chosen; a peak already inside the disc is
+    unchanged, as the disc's maximum is then the global one.
+    """
+    xy, _ = decode_heatmaps(heatmaps, locref, stride, locref_scale_px, refine)
+    center = xy.median(dim=1).values  # (N, 2)
+    n, k, h, w = heatmaps.shape
+    ys = cell_centers(h, stride, heatmaps.device)
+    xs = cell_centers(w, stride, heatmaps.device)
+    dx = xs[None, None, :] - center[:, 0, None, None]
+    dy = ys[None, :, None] - center[:, 1, None, None]
+    inside = (dx * dx + dy * dy) <= radius_px * radius_px  # (N, h, w)
+    masked = torch.where(inside[:, None], heatmaps, torch.zeros_like(heatmaps))
+    return decode_heatmaps(masked, locref, stride, locref_scale_px, refine)

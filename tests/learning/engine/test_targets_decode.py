@@ -61,3 +61,39 @@ def test_decode_is_vectorized_over_batch_and_keypoints() -> None:
     assert xy.shape == (2, 3, 2) and likelihood.shape == (2, 3)
     np.testing.assert_allclose(xy[0, 1].numpy(), [5 * 4 + 1.5, 2 * 4 + 1.5])
     assert likelihood[0, 1] == pytest.approx(0.9)
+
+
+def _peaks(shape: tuple[int, int], peaks: list[list[tuple[int, int, float]]]) -> torch.Tensor:
+    """(1, K, h, w) maps, zero but for the given (row, col, value) cells of each keypoint."""
+    maps = torch.zeros(1, len(peaks), *shape)
+    for k, cells in enumerate(peaks):
+        for row, col, value in cells:
+            maps[0, k, row, col] = value
+    return maps
+
+
+def test_within_animal_ignores_a_far_off_false_peak() -> None:
+    from learning.engine.decode import decode_heatmaps, within_animal
+
+    stride = 4
+    # Keypoints 0-2 sit around cell (5, 5); keypoint 2's map also has a stronger far-off peak.
+    maps = _peaks((32, 32), [[(5, 5, 0.9)], [(6, 5, 0.8)], [(5, 7, 0.6), (28, 28, 0.7)]])
+    plain, _ = decode_heatmaps(maps, None, stride, 8.0, "none")
+    assert plain[0, 2].tolist() == [28 * 4 + 1.5, 28 * 4 + 1.5]  # the false peak wins
+    xy, likelihood = within_animal(maps, None, stride, 8.0, radius_px=20.0, refine="none")
+    assert xy[0, 2].tolist() == [7 * 4 + 1.5, 5 * 4 + 1.5]
+    assert likelihood[0, 2].item() == pytest.approx(0.6)
+    # Peaks already near the animal do not move.
+    torch.testing.assert_close(xy[0, :2], plain[0, :2])
+
+
+def test_animal_radius_covers_the_labeled_extent(tmp_path) -> None:
+    from learning.engine.data import PoseSample, animal_radius
+
+    kp = np.array([[10.0, 10.0], [30.0, 10.0], [20.0, 40.0]], dtype=np.float32)
+    sample = PoseSample.from_keypoints(str(tmp_path / "x.png"), kp)
+    spread = np.linalg.norm(kp - np.median(kp, axis=0), axis=1).max()
+    assert animal_radius([sample], 0.5) == pytest.approx(1.5 * spread * 0.5)
+    lonely = PoseSample.from_keypoints(str(tmp_path / "y.png"),
+                                       np.array([[1.0, 1.0], [np.nan, np.nan]]))
+    assert animal_radius([lonely], 1.0) == 0.0
