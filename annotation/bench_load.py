@@ -147,15 +147,17 @@ class Fixture:
     parts: list[int]
 
 
-def create_fixture(annotators: int, n_frames: int, tag: str | None = None) -> Fixture:
+def create_fixture(annotators: int, n_frames: int, tag: str | None = None, *,
+                   prefix: str = "bench-load", double_fraction: float = 0.0) -> Fixture:
     """A project with a 4-part skeleton, annotators with tokens, and `n_frames` queued frames."""
     tag = tag or uuid.uuid4().hex[:8]
-    project = Project.objects.create(name=f"bench-load-{tag}", lease_minutes=10,
-                                     retrain_after_labels=0, double_label_fraction=0.0)
+    project = Project.objects.create(name=f"{prefix}-{tag}", lease_minutes=10,
+                                     retrain_after_labels=0,
+                                     double_label_fraction=double_fraction)
     set_skeleton(project, {"bodyparts": [{"name": n} for n in BODYPARTS]})
     user_model = get_user_model()
     users = user_model.objects.bulk_create(
-        user_model(username=f"bench-load-{tag}-{i}", password="!") for i in range(annotators))
+        user_model(username=f"{prefix}-{tag}-{i}", password="!") for i in range(annotators))
     Membership.objects.bulk_create(
         Membership(user=u, project=project, role=Role.ANNOTATOR) for u in users)
     tokens = {t.user_id: t.key for t in Token.objects.bulk_create(

@@ -11,7 +11,6 @@ database and deleted afterwards.
 
 from __future__ import annotations
 
-import math
 import multiprocessing as mp
 import os
 import queue
@@ -24,18 +23,12 @@ from collections import defaultdict
 from typing import Any
 
 import numpy as np
-from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
-from accounts.models import Membership, Role
+from annotation.bench_load import create_fixture, delete_fixture, frames_needed
 from annotation.models import Label, LabelStatus, QueueEntry
-from annotation.queue import enqueue_frames
 from projects.models import Project
-from projects.skeleton import set_skeleton
-from videos.models import Frame, FrameOrigin
-
-BODYPARTS = ("snout", "leftear", "rightear", "tailbase")
 
 
 def add_arguments(parser: ArgumentParser) -> None:
@@ -86,34 +79,6 @@ class Recorder:
     def all_ms(self) -> list[float]:
         with self.lock:
             return [ms for values in self.latencies.values() for ms in values]
-
-
-def _setup(options: dict[str, Any], tag: str) -> tuple[Project, list, list[int]]:
-    project = Project.objects.create(
-        name=f"bench-queue-{tag}", lease_minutes=10, retrain_after_labels=0,
-        double_label_fraction=options["double_fraction"])
-    set_skeleton(project, {"bodyparts": [{"name": n} for n in BODYPARTS]})
-    users = get_user_model().objects.bulk_create(
-        get_user_model()(username=f"bench-{tag}-{i}", password="!")
-        for i in range(options["annotators"]))
-    Membership.objects.bulk_create(
-        Membership(user=u, project=project, role=Role.ANNOTATOR) for u in users)
-    n_frames = options["frames"] or _frames_needed(options)
-    frames = Frame.objects.bulk_create(
-        Frame(project=project, image=f"bench/{i}.png", width=640, height=480,
-              origin=FrameOrigin.IMPORTED, external_path=f"bench/{tag}/{i:06d}.png")
-        for i in range(n_frames))
-    ids = [f.pk for f in frames]
-    rng = random.Random(0)
-    enqueue_frames(project.pk, ids, reason="diversity", priorities=[rng.random() for _ in ids])
-    parts = list(project.bodyparts.order_by("order").values_list("pk", flat=True))
-    return project, users, parts
-
-
-def _frames_needed(options: dict[str, Any]) -> int:
-    cycle_s = 2 * options["think_ms"] / 1000 + 0.02
-    per_annotator = math.ceil(options["seconds"] / cycle_s)
-    return min(200_000, int(options["annotators"] * per_annotator * 1.5) + 100)
 
 
 def _annotate(project: Project, user: Any, parts: list[int], options: dict[str, Any],
@@ -200,7 +165,11 @@ def _verify(project: Project, rec: Recorder) -> tuple[int, int]:
 def run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
     """Run the benchmark; returns latency percentiles (ms), counts and checks."""
     tag = uuid.uuid4().hex[:8]
-    project, users, parts = _setup(options, tag)
+    n_frames = options["frames"] or frames_needed(options["annotators"], options["seconds"],
+                                                  options["think_ms"])
+    fixture = create_fixture(options["annotators"], n_frames, tag, prefix="bench-queue",
+                             double_fraction=options["double_fraction"])
+    project, users, parts = fixture.project, fixture.users, fixture.parts
     stdout.write(f"bench queue: {len(users)} annotators, {project.frames.count()} frames, "
                  f"{options['seconds']}s on {connection.vendor}")
     rec = Recorder()
@@ -239,5 +208,4 @@ def run(options: dict[str, Any], stdout: Any) -> dict[str, Any]:
             "database": connection.vendor,
         }
     finally:
-        project.delete()
-        get_user_model().objects.filter(pk__in=[u.pk for u in users]).delete()
+        delete_fixture(fixture)
