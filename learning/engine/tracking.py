@@ -98,10 +98,9 @@ class CropTracker:
         """Whole-frame poses of `rows`: (original-pixel poses, network-pixel xy)."""
         heatmaps, locref = self.runner(batch.images[rows])
         poses = decode_outputs(self.cfg, heatmaps, locref, batch.scales[rows], self.refine)
-        xy, _ = decode_heatmaps(heatmaps, locref, self.cfg.heatmap_stride,
-                                self.cfg.locref_scale_px, self.refine)
         self.stats.full += len(rows)
-        return poses, xy.numpy()
+        xy = (poses[..., :2] + 0.5) * batch.scales[rows][:, None, :] - 0.5  # network pixels
+        return poses, xy
 
     def _recenter(self, xy: np.ndarray, likelihood: np.ndarray) -> None:
         confident = likelihood >= self.tracking.min_likelihood
