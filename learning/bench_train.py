@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from learning.datasets import build_dataset
 from learning.engine.train import TrainProgress
 from learning.evaluation import evaluate_model
-from learning.training import fit, model_config_for, train_config_for
+from learning.training import fit, model_config_for, pretrained_weights, train_config_for
 from projects.models import Project
 from videos.models import Frame
 
@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--save", type=Path, default=None,
                         help="Also write the trained model (engine checkpoint) to this file.")
     parser.add_argument("--device", default=None, help="auto, cpu or cuda (default: settings).")
+    parser.add_argument("--backbone", default=None, help="Network backbone (default: project's).")
+    parser.add_argument("--head-channels", type=int, default=None,
+                        help="Heatmap head width (default: the engine's).")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
 
 
@@ -60,7 +63,12 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     test_ids = held_out_frames(project, options["test_list"]) if options["test_list"] else None
     data = build_dataset(project, test_frame_ids=test_ids)
     stdout.write(f"{project.name}: {len(data.train)} train, {len(data.test)} test frames\n")
-    model_cfg = model_config_for(project, len(data.keypoint_names))
+    model_overrides = {key: options[opt] for key, opt in
+                       (("backbone", "backbone"), ("head_channels", "head_channels"))
+                       if options.get(opt)}
+    if "backbone" in model_overrides:
+        model_overrides["pretrained"] = pretrained_weights(model_overrides["backbone"])
+    model_cfg = model_config_for(project, len(data.keypoint_names), model_overrides, data.train)
     overrides: dict[str, Any] = {}
     if options.get("device"):
         overrides["device"] = options["device"]
@@ -91,6 +99,8 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "stopped_by": result.stopped_by,
         "training_s": round(result.seconds, 1),
         "backbone": model_cfg.backbone,
+        "head_channels": model_cfg.head_channels,
         "input_scale": model_cfg.input_scale,
+        "animal_radius_px": model_cfg.animal_radius_px,
         "device": result.device,
     }

@@ -83,6 +83,10 @@ def bundle_meta(version: ModelVersion, cfg: ModelConfig) -> BundleMeta:
             "cell_center": "cell (i, j) of a heatmap is the network-input point "
                            "(x = j * stride + (stride - 1) / 2, y = i * stride + (stride - 1) / 2)",
             "to_original": "x_orig = (x_net + 0.5) / sx - 0.5 with sx = resized width / width",
+            "animal_radius_px": cfg.animal_radius_px,
+            "animal_prior": "when animal_radius_px is set: take each peak among the cells within "
+                            "animal_radius_px (network px) of the median of the unrestricted "
+                            "peaks (one animal: a far-off false peak cannot win)",
         },
         "model_config": cfg.to_dict(),
         "metrics": dict(version.metrics or {}),
@@ -102,7 +106,10 @@ sigmoid are inside the graphs. Outputs: `heatmaps` (N, K, h, w) probabilities an
 offsets (N, K, 2, h, w). For each body part take the heatmap's peak cell, its centre
 `(j * s + (s - 1) / 2, i * s + (s - 1) / 2)` with `s = heatmap_stride`, add
 `locref * locref_scale_px`, and map back to the frame with `(x + 0.5) / sx - 0.5`.
-The peak value is the likelihood. All numbers are in `poseloop_model.json`.
+The peak value is the likelihood. When `decoding.animal_radius_px` is set, PoseLoop first
+takes the median of those peaks and then each part's peak only among cells within that many
+network pixels of it (a single animal's parts lie together). All numbers are in
+`poseloop_model.json`.
 """
 
 

@@ -14,7 +14,7 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ from jobs.progress import JobCancelled, cancel_requested, create_job, report
 from learning.datasets import ProjectDataset, build_dataset, labeled_frame_ids
 from learning.engine.checkpoint import save_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
+from learning.engine.data import PoseSample, animal_radius
 from learning.engine.train import TrainingCancelled, TrainProgress, TrainResult, train
 from learning.errors import Conflict
 from learning.evaluation import (
@@ -79,13 +80,19 @@ def torch_device() -> str:
 
 
 def model_config_for(project: Project, num_keypoints: int,
-                     overrides: dict[str, Any] | None = None) -> ModelConfig:
-    """The project's network: its backbone and input scale (overrides: ModelConfig keys)."""
+                     overrides: dict[str, Any] | None = None,
+                     train_samples: Sequence[PoseSample] = ()) -> ModelConfig:
+    """The project's network: its backbone and input scale (overrides: ModelConfig keys), and
+    the single-animal decoding prior measured on `train_samples` (none without them)."""
     values: dict[str, Any] = {
         "num_keypoints": num_keypoints, "backbone": project.backbone,
         "input_scale": project.input_scale, "pretrained": pretrained_weights(project.backbone),
     }
-    return ModelConfig.from_dict({**values, **(overrides or {})})
+    values.update(overrides or {})
+    radius = animal_radius(train_samples, float(values["input_scale"]))
+    if radius > 0 and "animal_radius_px" not in (overrides or {}):
+        values["animal_radius_px"] = round(radius, 2)
+    return ModelConfig.from_dict(values)
 
 
 def train_config_for(minutes: float, n_train: int, flip_pairs: tuple[tuple[int, int], ...],
@@ -309,7 +316,8 @@ def _train_and_evaluate(version: ModelVersion, job_id: int | None) -> ModelVersi
     params = version.job.params if version.job else {}
     overrides = params.get("overrides", {})
     data = build_dataset(project)
-    model_cfg = model_config_for(project, len(data.keypoint_names), overrides.get("model"))
+    model_cfg = model_config_for(project, len(data.keypoint_names), overrides.get("model"),
+                                 data.train)
     train_cfg = train_config_for(version.budget_minutes or settings.TRAIN_DEFAULT_MINUTES,
                                  len(data.train), data.flip_pairs, overrides.get("train"))
     parent = warm_start_from(project, model_cfg)

@@ -43,6 +43,9 @@ class ModelConfig:
     one heatmap per keypoint at `heatmap_stride` plus (if `locref`) a 2-D offset per keypoint.
     `pretrained` is a weights file path, "auto" (torchvision's ImageNet weights only if already in
     the local torch hub cache; never downloads) or None (from scratch).
+    `animal_radius_px` (network-input pixels; None: off) is the single-animal prior used when
+    decoding: each body part's peak is taken within that distance of the parts' median, so a
+    far-off false peak cannot win (`decode.decode`). Training sets it from the labeled extent.
     """
 
     num_keypoints: int
@@ -55,6 +58,7 @@ class ModelConfig:
     locref_radius_px: float = 10.0
     locref_scale_px: float = 8.0
     pretrained: str | None = "auto"
+    animal_radius_px: float | None = None
 
     def __post_init__(self) -> None:
         _require(self.num_keypoints >= 1, "num_keypoints must be >= 1")
@@ -64,6 +68,8 @@ class ModelConfig:
         _require(self.head_channels >= 8, "head_channels must be >= 8")
         _require(self.sigma_px > 0 and self.locref_scale_px > 0, "sigma/locref scale must be > 0")
         _require(self.locref_radius_px > 0, "locref_radius_px must be > 0")
+        _require(self.animal_radius_px is None or self.animal_radius_px > 0,
+                 "animal_radius_px must be > 0 or None")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

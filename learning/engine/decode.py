@@ -6,6 +6,7 @@ from typing import Literal
 
 import torch
 
+from learning.engine.config import ModelConfig
 from learning.engine.targets import cell_centers
 
 Refine = Literal["locref", "quadratic", "none"]
@@ -81,3 +82,17 @@ def within_animal(
     inside = (dx * dx + dy * dy) <= radius_px * radius_px  # (N, h, w)
     masked = torch.where(inside[:, None], heatmaps, torch.zeros_like(heatmaps))
     return decode_heatmaps(masked, locref, stride, locref_scale_px, refine)
+
+
+def decode(
+    cfg: ModelConfig,
+    heatmaps: torch.Tensor,
+    locref: torch.Tensor | None,
+    refine: Refine = "locref",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode a model's outputs as its config says: `within_animal` when the config carries an
+    `animal_radius_px`, else the plain per-keypoint maximum (`decode_heatmaps`)."""
+    if cfg.animal_radius_px:
+        return within_animal(heatmaps, locref, cfg.heatmap_stride, cfg.locref_scale_px,
+                             cfg.animal_radius_px, refine)
+    return decode_heatmaps(heatmaps, locref, cfg.heatmap_stride, cfg.locref_scale_px, refine)

@@ -17,7 +17,7 @@ from learning.engine.data import (
     round_up,
     to_original_coords,
 )
-from learning.engine.decode import Refine, decode_heatmaps
+from learning.engine.decode import Refine, decode
 from learning.engine.network import PoseNet
 
 
@@ -49,10 +49,7 @@ def predict_batch(
     x = batch.to(device).float().div_(255)
     heat_logits, locref = model(x)
     heatmaps = torch.sigmoid(heat_logits.float())
-    xy, likelihood = decode_heatmaps(
-        heatmaps, None if locref is None else locref.float(), cfg.heatmap_stride,
-        cfg.locref_scale_px, refine,
-    )
+    xy, likelihood = decode(cfg, heatmaps, None if locref is None else locref.float(), refine)
     scales = np.stack([s for _, s in resized])[:, None, :]  # (N, 1, 2)
     xy_orig = to_original_coords(xy.cpu().numpy(), scales)
     poses = np.concatenate([xy_orig, likelihood.cpu().numpy()[..., None]], axis=-1)

@@ -29,7 +29,7 @@ import numpy as np
 
 from learning.engine.config import ModelConfig
 from learning.engine.data import cut_window
-from learning.engine.decode import Refine, decode_heatmaps
+from learning.engine.decode import Refine, decode
 from learning.engine.export import Runner
 from learning.engine.video import FrameBatch, analyze_video, decode_outputs
 
@@ -137,8 +137,7 @@ class CropTracker:
         origin = window_origin(self.center, size, height, width)
         windows = cut_windows(batch.images[rows], [origin] * len(rows), size)
         heatmaps, locref = self.runner(windows)
-        xy_t, likelihood_t = decode_heatmaps(heatmaps, locref, self.cfg.heatmap_stride,
-                                             self.cfg.locref_scale_px, self.refine)
+        xy_t, likelihood_t = decode(self.cfg, heatmaps, locref, self.refine)
         xy, likelihood = xy_t.numpy(), likelihood_t.numpy()
         margin = track.border_px
         inner = ((xy >= margin) & (xy <= size - 1 - margin)).all(axis=-1)

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, get_worker_info
 from learning.engine.checkpoint import load_checkpoint, save_checkpoint
 from learning.engine.config import ModelConfig, TrainConfig
 from learning.engine.data import PoseDataset, PoseSample, auto_crop_size, training_size
-from learning.engine.decode import decode_heatmaps
+from learning.engine.decode import decode
 from learning.engine.loss import pose_loss
 from learning.engine.network import PoseNet, build_model
 from learning.engine.targets import make_targets
@@ -398,8 +398,7 @@ def _validate(
         )
         total += float(loss) * images.shape[0]
         count += images.shape[0]
-        xy, _ = decode_heatmaps(torch.sigmoid(heat_logits), locref, model_cfg.heatmap_stride,
-                                model_cfg.locref_scale_px)
+        xy, _ = decode(model_cfg, torch.sigmoid(heat_logits), locref)
         dist = (xy - keypoints).norm(dim=-1) / model_cfg.input_scale
         sq_errors.append(dist[weights > 0])
     errors = torch.cat(sq_errors)

@@ -23,7 +23,7 @@ import torch
 
 from learning.engine.config import ModelConfig
 from learning.engine.data import resize_for_network, round_up, to_original_coords
-from learning.engine.decode import Refine, decode_heatmaps
+from learning.engine.decode import Refine, decode
 from learning.engine.export import Runner
 
 Progress = Callable[[int, int | None], None]
@@ -149,9 +149,7 @@ def decode_outputs(
     refine: Refine = "locref",
 ) -> np.ndarray:
     """Network outputs of one batch -> poses float32 (B, K, 3): x, y original pixels, likelihood."""
-    xy, likelihood = decode_heatmaps(
-        heatmaps, locref, cfg.heatmap_stride, cfg.locref_scale_px, refine
-    )
+    xy, likelihood = decode(cfg, heatmaps, locref, refine)
     xy_orig = to_original_coords(xy.cpu().numpy(), scales[:, None, :])
     poses = np.concatenate([xy_orig, likelihood.cpu().numpy()[..., None]], axis=-1)
     return poses.astype(np.float32)

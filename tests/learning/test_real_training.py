@@ -37,4 +37,6 @@ def test_training_learns_the_synthetic_animal(project, labeled_frames,
     trained = version.metrics["test_rmse_px"]
     assert trained < BOUND_PX < untrained, (trained, untrained)
     assert version.metrics["n_test"] >= 1 and version.eval_images and version.checkpoint
+    # The single-animal prior was measured on the labels and travels with the model.
+    assert version.model_config["animal_radius_px"] > 0
     assert train_model_task.name.startswith("learning.tasks.train_")

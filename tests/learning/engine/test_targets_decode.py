@@ -97,3 +97,20 @@ def test_animal_radius_covers_the_labeled_extent(tmp_path) -> None:
     lonely = PoseSample.from_keypoints(str(tmp_path / "y.png"),
                                        np.array([[1.0, 1.0], [np.nan, np.nan]]))
     assert animal_radius([lonely], 1.0) == 0.0
+
+
+def test_decode_applies_the_configs_animal_prior() -> None:
+    from learning.engine.config import ModelConfig
+    from learning.engine.decode import decode
+
+    maps = _peaks((32, 32), [[(5, 5, 0.9)], [(6, 5, 0.8)], [(5, 7, 0.6), (28, 28, 0.7)]])
+    plain = ModelConfig(num_keypoints=3, pretrained=None)
+    prior = ModelConfig(num_keypoints=3, pretrained=None, animal_radius_px=20.0)
+    assert decode(plain, maps, None, "none")[0][0, 2].tolist() == [28 * 4 + 1.5] * 2
+    assert decode(prior, maps, None, "none")[0][0, 2].tolist() == [7 * 4 + 1.5, 5 * 4 + 1.5]
+    # Configs stored before the field existed still load, without the prior.
+    stored = plain.to_dict()
+    del stored["animal_radius_px"]
+    assert ModelConfig.from_dict(stored).animal_radius_px is None
+    with pytest.raises(ValueError, match="animal_radius_px"):
+        ModelConfig(num_keypoints=3, animal_radius_px=0.0)
