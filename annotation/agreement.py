@@ -46,25 +46,43 @@ def pairwise_distances(labels: Sequence[list[Point]]) -> dict[int, tuple[float, 
     return out
 
 
-def refresh_frame_agreement(frame_id: int) -> None:
+def lock_counted_points(frame_id: int) -> list[list[Point]]:
+    """Lock the frame row, then read the points of its submitted/accepted labels.
+
+    The lock (SELECT … FOR UPDATE) makes saves of labels of one frame take turns, each reading
+    after the lock the labels committed before it, so the last one always sees them all. Call
+    inside a transaction.
+    """
+    Frame.objects.select_for_update().filter(pk=frame_id).values_list("pk").get()
+    return list(Label.objects.filter(frame_id=frame_id, status__in=COUNTED_STATUSES)
+                .order_by().values_list("points", flat=True))
+
+
+def store_frame_agreement(project_id: int, frame_id: int, labels: Sequence[list[Point]]
+                          ) -> None:
+    """Replace the frame's agreement records by those of `labels` (none below 2 labels).
+
+    Call with the frame locked (lock_counted_points).
+    """
+    AgreementRecord.objects.filter(frame_id=frame_id).delete()
+    if len(labels) < 2:
+        return
+    AgreementRecord.objects.bulk_create(
+        AgreementRecord(project_id=project_id, frame_id=frame_id, bodypart_id=part,
+                        mean_distance_px=mean, n_pairs=n)
+        for part, (mean, n) in pairwise_distances(labels).items()
+    )
+
+
+def refresh_frame_agreement(frame_id: int, project_id: int) -> None:
     """Recompute the frame's stored agreement from its submitted/accepted labels (>= 2 needed).
 
-    Locks the frame row (SELECT … FOR UPDATE) so two labels submitted at once for the same
-    frame recompute one after the other; call inside the saving transaction (no savepoint of
-    its own: two round trips fewer on every submit).
+    Locks the frame row (lock_counted_points) so two labels saved at once for the same frame
+    recompute one after the other; call inside the saving transaction (no savepoint of its
+    own: two round trips fewer on every save).
     """
     with transaction.atomic(savepoint=False):
-        frame = Frame.objects.select_for_update().only("id", "project_id").get(pk=frame_id)
-        labels = list(Label.objects.filter(frame_id=frame_id, status__in=COUNTED_STATUSES)
-                      .values_list("points", flat=True))
-        AgreementRecord.objects.filter(frame_id=frame_id).delete()
-        if len(labels) < 2:
-            return
-        AgreementRecord.objects.bulk_create(
-            AgreementRecord(project_id=frame.project_id, frame_id=frame_id, bodypart_id=part,
-                            mean_distance_px=mean, n_pairs=n)
-            for part, (mean, n) in pairwise_distances(labels).items()
-        )
+        store_frame_agreement(project_id, frame_id, lock_counted_points(frame_id))
 
 
 def project_agreement(project: Project) -> ProjectAgreement:

@@ -37,10 +37,14 @@ class LeaseNextApi(AnnotationScopedMixin, APIView):
         entry = queue.lease_next(self.get_project(), request.user)
         if entry is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        frame = entry.frame
-        label = (Label.objects.select_related("annotator")
-                 .filter(frame=frame, annotator=request.user).first())
-        return Response(LeaseOutSerializer({"entry": entry, "frame": frame, "label": label}).data)
+        label = None
+        label_id = entry.my_label_id  # type: ignore[attr-defined]  # see queue.lease_next
+        if label_id is not None:  # a draft or a rejected label: usually none
+            label = Label.objects.filter(pk=label_id).first()
+            if label is not None:
+                label.annotator = request.user
+        return Response(LeaseOutSerializer({"entry": entry, "frame": entry.frame,
+                                            "label": label}).data)
 
 
 class _EndLeaseApi(AnnotationScopedMixin, APIView):

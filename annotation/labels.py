@@ -15,7 +15,11 @@ from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 
-from annotation.agreement import refresh_frame_agreement
+from annotation.agreement import (
+    lock_counted_points,
+    refresh_frame_agreement,
+    store_frame_agreement,
+)
 from annotation.errors import Conflict
 from annotation.models import (
     Label,
@@ -23,6 +27,7 @@ from annotation.models import (
     LabelSource,
     LabelStatus,
     Point,
+    QueueEntry,
 )
 from annotation.points import validate_points
 from annotation.queue import (
@@ -156,11 +161,15 @@ def _save_locked(project: Project, frame: Frame, user: AbstractBaseUser, points:
                  base_version: int, request_id: uuid.UUID | None, seconds: float, source: str,
                  entry_id: int | None, submit: bool, now: datetime) -> Label:
     label = Label.objects.select_for_update().filter(frame=frame, annotator=user).first()
-    if label is not None:
+    current_version = label.version if label is not None else 0
+    # A request already applied moved the label past its base version, so the replay look-up
+    # is needed only on a mismatch (the lock returns the newest row). The same request id
+    # sent again with the current version as base hits the one-revision-per-request
+    # constraint, and save_label answers with the replay.
+    if label is not None and base_version != current_version:
         replay = _replay(label, request_id)
         if replay is not None:
             return replay
-    current_version = label.version if label is not None else 0
     if base_version != current_version:
         raise Conflict(f"Version {base_version} is stale: the saved label is at version "
                        f"{current_version}.", current=label)
@@ -174,13 +183,26 @@ def _save_locked(project: Project, frame: Frame, user: AbstractBaseUser, points:
     if entry_id is not None and not submit:
         renew_if_held(entry_id, user, project, now)
     if submit:
-        if entry is not None:
-            complete_entry(entry, user, now)
-        else:
-            settle_open_entry(frame.pk)
-        refresh_frame_agreement(frame.pk)
+        _after_submit(project, frame, user, entry, now)
         announce(label)
     return label
+
+
+def _after_submit(project: Project, frame: Frame, user: AbstractBaseUser,
+                  entry: QueueEntry | None, now: datetime) -> None:
+    """Complete the queue entry and refresh the frame's agreement (frame row locked)."""
+    if entry is None:
+        settle_open_entry(frame.pk)
+        refresh_frame_agreement(frame.pk, project.pk)
+        return
+    # Lock order as elsewhere: label, entry, frame. One read of the counted labels serves the
+    # entry's completion and the agreement.
+    counted = lock_counted_points(frame.pk)
+    complete_entry(entry, user, now, counted=len(counted))
+    # The submitted label counts, so the frame's count of counted labels did not go down:
+    # with fewer than 2 there were none before either, hence no agreement records to delete.
+    if len(counted) >= 2:
+        store_frame_agreement(project.pk, frame.pk, counted)
 
 
 def import_user() -> AbstractBaseUser:
@@ -212,6 +234,6 @@ def import_label(project: Project, frame: Frame, points: Any, *,
                               base_version=label.version if label else 0, request_id=None,
                               now=now)
         settle_open_entry(frame.pk)
-        refresh_frame_agreement(frame.pk)
+        refresh_frame_agreement(frame.pk, project.pk)
         announce(label)
     return label

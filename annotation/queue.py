@@ -16,7 +16,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 
@@ -48,10 +48,19 @@ def claimable(now: datetime) -> Q:
     return Q(status=EntryStatus.OPEN) | Q(status=EntryStatus.LEASED, lease_expires_at__lte=now)
 
 
+def _with_my_label(entries: QuerySet[QueueEntry], user: AbstractBaseUser
+                   ) -> QuerySet[QueueEntry]:
+    """`entries` annotated with `my_label_id`: the id of the user's label of the frame, or None
+    (so that answering a lease needs no second look-up when there is none, the usual case)."""
+    mine = Label.objects.filter(frame=OuterRef("frame"), annotator=user).order_by()
+    return entries.annotate(my_label_id=Subquery(mine.values("pk")[:1]))
+
+
 def _renew_own(project: Project, user: AbstractBaseUser, expires: datetime) -> QueueEntry | None:
     """The user's current lease (even an expired one nobody took), renewed; else None."""
-    entry = (QueueEntry.objects.select_for_update(of=("self",)).select_related("frame")
-             .filter(project=project, status=EntryStatus.LEASED, leased_to=user).first())
+    entry = _with_my_label(
+        QueueEntry.objects.select_for_update(of=("self",)).select_related("frame")
+        .filter(project=project, status=EntryStatus.LEASED, leased_to=user), user).first()
     if entry is None:
         return None
     QueueEntry.objects.filter(pk=entry.pk).update(lease_expires_at=expires,
@@ -64,7 +73,7 @@ def _claim(project: Project, user: AbstractBaseUser, now: datetime,
            expires: datetime) -> QueueEntry | None:
     mine = Label.objects.filter(frame=OuterRef("frame"), annotator=user,
                                 status__in=COUNTED_STATUSES)
-    candidates = (
+    candidates = _with_my_label(
         QueueEntry.objects.filter(project=project)
         .filter(claimable(now))
         .filter(Q(assigned_to__isnull=True) | Q(assigned_to=user))
@@ -72,8 +81,7 @@ def _claim(project: Project, user: AbstractBaseUser, now: datetime,
         .exclude(Exists(mine))
         .order_by("-pinned", "-priority", "id")
         .select_related("frame")
-        .select_for_update(skip_locked=True, of=("self",))
-    )
+        .select_for_update(skip_locked=True, of=("self",)), user)
     for _ in range(LEASE_ATTEMPTS):
         entry = candidates.first()
         if entry is None:
@@ -94,18 +102,29 @@ def lease_next(project: Project, user: AbstractBaseUser, now: datetime | None = 
 
     A user who holds a lease gets it back, renewed. Otherwise the best claimable entry (pinned
     first, then priority) that is not assigned to someone else and whose frame the user has not
-    already labeled. Atomic: row locks with SKIP LOCKED plus a conditional UPDATE; the
-    `one_lease_per_user` constraint turns two simultaneous requests of one user into a retry
-    that returns the lease the other request took.
+    already labeled. The entry comes with its frame and `my_label_id`: the id of the user's
+    label of the frame (a draft, a rejected label sent back) or None. Atomic: row locks with
+    SKIP LOCKED plus a conditional UPDATE; the `one_lease_per_user` constraint turns two
+    simultaneous requests of one user into a retry that returns the lease the other request
+    took.
+
+    Most requests come from a user without a lease (the last one was submitted), so the claim
+    is tried first: a user who holds a lease cannot take a second one (the same constraint
+    fails the claim, and the retry renews the lease), and an empty queue falls back to the
+    renewal. That saves the look-up of one's own lease on every request.
     """
     now = now or timezone.now()
     expires = now + timedelta(minutes=project.lease_minutes)
+    renew_first = False
     for _ in range(LEASE_ATTEMPTS):
         try:
             with transaction.atomic():
-                return _renew_own(project, user, expires) or _claim(project, user, now, expires)
+                if renew_first:
+                    return (_renew_own(project, user, expires)
+                            or _claim(project, user, now, expires))
+                return _claim(project, user, now, expires) or _renew_own(project, user, expires)
         except IntegrityError:
-            continue
+            renew_first = True
     raise Conflict("The queue is busy; please try again.")
 
 
@@ -172,12 +191,13 @@ def renew_if_held(entry_id: int, user: AbstractBaseUser, project: Project, now: 
     ).update(lease_expires_at=now + timedelta(minutes=project.lease_minutes), updated_at=now)
 
 
-def complete_entry(entry: QueueEntry, user: AbstractBaseUser, now: datetime) -> None:
+def complete_entry(entry: QueueEntry, user: AbstractBaseUser, now: datetime,
+                   counted: int) -> None:
     """After a submit: done once the frame has enough labels, else open for a second annotator.
 
-    Call inside the submitting transaction, with the entry row locked (check_lease_for_submit).
+    `counted` is the frame's number of submitted/accepted labels, the new one included. Call
+    inside the submitting transaction, with the entry row locked (check_lease_for_submit).
     """
-    counted = Label.objects.filter(frame_id=entry.frame_id, status__in=COUNTED_STATUSES).count()
     status = EntryStatus.DONE if counted >= entry.labels_required else EntryStatus.OPEN
     updated = QueueEntry.objects.filter(
         pk=entry.pk, status=EntryStatus.LEASED, leased_to=user

@@ -57,7 +57,10 @@ def review_label(project: Project, label_id: int, reviewer: AbstractBaseUser, de
         raise ValidationError({"points": "A correction needs the corrected points."})
     now = timezone.now()
     with transaction.atomic():
-        label = (Label.objects.select_for_update().select_related("frame", "project")
+        # Only the label row (the frame is locked later, by the agreement refresh): a lock on
+        # the joined project row would hold up every label saved in the project meanwhile
+        # (the foreign key check at its commit waits for FOR UPDATE).
+        label = (Label.objects.select_for_update(of=("self",)).select_related("frame", "project")
                  .filter(pk=label_id, project=project).first())
         if label is None:
             raise Http404("No such label.")
@@ -83,5 +86,5 @@ def review_label(project: Project, label_id: int, reviewer: AbstractBaseUser, de
             send_back(label)
         Review.objects.create(label=label, label_version=reviewed_version, reviewer=reviewer,
                               decision=decision, note=note)
-        refresh_frame_agreement(label.frame_id)
+        refresh_frame_agreement(label.frame_id, label.project_id)
     return label

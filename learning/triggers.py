@@ -12,9 +12,10 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
-from annotation.models import COUNTED_STATUSES, Label
+from annotation.models import COUNTED_STATUSES, Label, LabelRevision
 from learning.errors import Conflict
 from learning.models import ModelVersion, VersionStatus
 from learning.training import active_version, start_training
@@ -34,13 +35,20 @@ def last_snapshot_version(project_id: int) -> ModelVersion | None:
             .exclude(label_snapshot={}).order_by("-iteration").first())
 
 
-def new_labels_since_last_model(project_id: int) -> int:
-    """Counted labels saved (new or changed) after the last model's snapshot was taken."""
+def new_labels_since_last_model(project_id: int, up_to: int | None = None) -> int:
+    """Counted labels saved (new or changed) after the last model's snapshot was taken.
+
+    With `up_to`, counting stops there (enough to compare with a threshold: the check after
+    every submitted label then costs the same however many labels the project has).
+    """
     labels = Label.objects.filter(project_id=project_id, status__in=COUNTED_STATUSES)
     last = last_snapshot_version(project_id)
     if last is not None:
-        labels = labels.filter(revisions__id__gt=last.label_snapshot.get("max_revision_id", 0))
-    return labels.values("id").distinct().count()
+        after = last.label_snapshot.get("max_revision_id", 0)
+        labels = labels.filter(Exists(LabelRevision.objects.filter(label=OuterRef("pk"),
+                                                                  id__gt=after)))
+    labels = labels.order_by()
+    return labels[:up_to].count() if up_to is not None else labels.count()
 
 
 def _start(project: Project, trigger: str) -> ModelVersion | None:
@@ -58,7 +66,8 @@ def maybe_retrain(project_id: int) -> ModelVersion | None:
         return None
     if active_version(project_id) is not None:
         return None
-    if new_labels_since_last_model(project_id) < project.retrain_after_labels:
+    threshold = project.retrain_after_labels
+    if new_labels_since_last_model(project_id, up_to=threshold) < threshold:
         return None
     return _start(project, "labels")
 
@@ -69,7 +78,7 @@ def scheduled_retrain(project_id: int) -> ModelVersion | None:
     if project is None or active_version(project_id) is not None:
         return None
     if last_snapshot_version(project_id) is not None and not new_labels_since_last_model(
-            project_id):
+            project_id, up_to=1):
         return None
     return _start(project, "schedule")
 

@@ -10,10 +10,11 @@ import threading
 from collections import Counter
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from accounts.models import Role
 from annotation import queue
+from annotation.agreement import lock_counted_points
 from annotation.labels import save_label
 from annotation.models import EntryStatus, Label, LabelRevision, QueueEntry
 from tests.annotation.factories import FrameFactory, points_for
@@ -80,3 +81,36 @@ def test_many_annotators_postgres():
 def test_many_annotators_sqlite_file():
     assert connection.vendor == "sqlite" and not connection.is_in_memory_db()
     check_many_annotators()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_labels_of_one_frame_saved_at_once_take_turns_on_the_frame():
+    """Both labels are written before either transaction locks the frame (as in a submit):
+    the second to get the lock reads the first's label, so the agreement is never left out."""
+    project = MembershipFactory(role=Role.PI).project
+    users = [MembershipFactory(project=project, role=Role.ANNOTATOR).user for _ in range(2)]
+    frame = FrameFactory(project=project)
+    inserted = threading.Barrier(2)
+    counts: list[int] = []
+    errors: list[Exception] = []
+
+    def submit(user):
+        try:
+            with transaction.atomic():
+                Label.objects.create(project=project, frame=frame, annotator=user,
+                                     points=points_for(project), status="submitted")
+                inserted.wait(timeout=10)  # both labels written, neither committed
+                counts.append(len(lock_counted_points(frame.pk)))
+        except Exception as exc:  # noqa: BLE001 - reported by the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=submit, args=(u,)) for u in users]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert sorted(counts) == [1, 2]

@@ -175,6 +175,19 @@ def test_submit_with_my_lease_completes_the_entry(project, frames, as_user, user
     assert sent == []  # on commit: the test transaction never commits
 
 
+def test_retried_submit_replays_after_the_entry_is_done(project, frames, as_user, users):
+    queue.enqueue_frames(project.pk, [frames[0].pk], reason="manual")
+    entry = lease(project, users["annotator"])
+    client = as_user("annotator")
+    submit = body(project, entry=entry.pk, submit=True)
+    a = client.put(url(project, frames[0].pk), submit, format="json")
+    b = client.put(url(project, frames[0].pk), submit, format="json")
+    assert a.status_code == b.status_code == 200
+    assert a.json() == b.json()
+    assert LabelRevision.objects.count() == 1
+    assert QueueEntry.objects.get(pk=entry.pk).status == EntryStatus.DONE
+
+
 def test_labels_changed_is_sent_on_commit(project, frames, as_user, users,
                                           django_capture_on_commit_callbacks):
     sent = []

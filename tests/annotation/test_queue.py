@@ -52,6 +52,33 @@ def test_holder_gets_the_same_lease_back_renewed(project, frames, users):
     assert QueueEntry.objects.filter(status=EntryStatus.LEASED).count() == 1
 
 
+def test_holder_gets_the_lease_back_when_nothing_else_is_queued(project, users):
+    frame = FrameFactory(project=project)
+    enqueue(project, [frame])
+    first = queue.lease_next(project, users["annotator"])
+    assert queue.lease_next(project, users["annotator"]).pk == first.pk
+
+
+def test_holder_of_an_expired_lease_gets_it_back_before_a_better_entry(project, frames, users):
+    enqueue(project, frames[:1], priorities=[0.1])
+    now = timezone.now()
+    held = queue.lease_next(project, users["annotator"], now=now)
+    enqueue(project, frames[1:2], priorities=[0.9])
+    later = now + timedelta(minutes=project.lease_minutes, seconds=1)
+    again = queue.lease_next(project, users["annotator"], now=later)
+    assert again.pk == held.pk and again.lease_expires_at > later
+    assert QueueEntry.objects.get(frame=frames[1]).status == EntryStatus.OPEN
+
+
+def test_lease_carries_the_id_of_my_label_of_the_frame(project, frames, users, annotator2):
+    enqueue(project, frames[:1])
+    LabelFactory(frame=frames[0], annotator=annotator2, status=LabelStatus.DRAFT)
+    assert queue.lease_next(project, users["annotator"]).my_label_id is None
+    queue.release_entry(project, QueueEntry.objects.get().pk, users["annotator"])
+    mine = LabelFactory(frame=frames[0], annotator=users["annotator"], status=LabelStatus.DRAFT)
+    assert queue.lease_next(project, users["annotator"]).my_label_id == mine.pk
+
+
 def test_two_users_never_get_the_same_entry(project, frames, users, annotator2):
     enqueue(project, frames)
     a = queue.lease_next(project, users["annotator"])
