@@ -12,12 +12,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, IntegerField, OuterRef, Subquery
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from annotation.models import COUNTED_STATUSES, Label, LabelRevision
 from learning.errors import Conflict
-from learning.models import ModelVersion, VersionStatus
+from learning.models import ACTIVE_STATUSES, ModelVersion, VersionStatus
 from learning.training import active_version, start_training
 from projects.models import Project
 
@@ -27,12 +29,27 @@ SCHEDULE_PREFIX = "learning.retrain.project-"
 SCHEDULED_TASK = "learning.tasks.train_scheduled_task"
 
 
-def last_snapshot_version(project_id: int) -> ModelVersion | None:
-    """The newest version that recorded its training labels (failed ones too: a failing
+def _snapshots(project_id: int | Any) -> Any:
+    """Versions that recorded their training labels, newest first (failed ones too: a failing
     training is not retried on every label, only after N more)."""
     return (ModelVersion.objects.filter(project_id=project_id)
             .exclude(status__in=[VersionStatus.QUEUED, VersionStatus.CANCELLED])
-            .exclude(label_snapshot={}).order_by("-iteration").first())
+            .exclude(label_snapshot={}).order_by("-iteration"))
+
+
+def last_snapshot_version(project_id: int) -> ModelVersion | None:
+    """The newest version that recorded its training labels."""
+    return _snapshots(project_id).first()
+
+
+def _count_new_labels(project_id: int, after: int | None, up_to: int | None) -> int:
+    """Counted labels with a revision after revision id `after` (all of them when None)."""
+    labels = Label.objects.filter(project_id=project_id, status__in=COUNTED_STATUSES)
+    if after is not None:
+        labels = labels.filter(Exists(LabelRevision.objects.filter(label=OuterRef("pk"),
+                                                                  id__gt=after)))
+    labels = labels.order_by()
+    return labels[:up_to].count() if up_to is not None else labels.count()
 
 
 def new_labels_since_last_model(project_id: int, up_to: int | None = None) -> int:
@@ -41,14 +58,9 @@ def new_labels_since_last_model(project_id: int, up_to: int | None = None) -> in
     With `up_to`, counting stops there (enough to compare with a threshold: the check after
     every submitted label then costs the same however many labels the project has).
     """
-    labels = Label.objects.filter(project_id=project_id, status__in=COUNTED_STATUSES)
     last = last_snapshot_version(project_id)
-    if last is not None:
-        after = last.label_snapshot.get("max_revision_id", 0)
-        labels = labels.filter(Exists(LabelRevision.objects.filter(label=OuterRef("pk"),
-                                                                  id__gt=after)))
-    labels = labels.order_by()
-    return labels[:up_to].count() if up_to is not None else labels.count()
+    after = None if last is None else int(last.label_snapshot.get("max_revision_id", 0))
+    return _count_new_labels(project_id, after, up_to)
 
 
 def _start(project: Project, trigger: str) -> ModelVersion | None:
@@ -60,15 +72,27 @@ def _start(project: Project, trigger: str) -> ModelVersion | None:
 
 
 def maybe_retrain(project_id: int) -> ModelVersion | None:
-    """Start a training once retrain_after_labels new labels arrived and none is running."""
-    project = Project.objects.filter(pk=project_id, deleted_at__isnull=True).first()
-    if project is None or project.retrain_after_labels <= 0:
+    """Start a training once retrain_after_labels new labels arrived and none is running.
+
+    Runs after every submitted label, so the project, "is a training active?" and the last
+    snapshot come in one query, and the count stops at the threshold.
+    """
+    active = ModelVersion.objects.filter(project_id=OuterRef("pk"), status__in=ACTIVE_STATUSES)
+    last = (_snapshots(OuterRef("pk"))
+            .annotate(after=Cast(KeyTextTransform("max_revision_id", "label_snapshot"),
+                                 IntegerField()))
+            .values("after")[:1])
+    state = (Project.objects.filter(pk=project_id, deleted_at__isnull=True,
+                                    retrain_after_labels__gt=0)
+             .annotate(busy=Exists(active), after=Subquery(last))
+             .values("retrain_after_labels", "busy", "after").first())
+    if state is None or state["busy"]:
         return None
-    if active_version(project_id) is not None:
+    threshold = state["retrain_after_labels"]
+    after = state["after"]
+    if _count_new_labels(project_id, None if after is None else int(after), threshold) < threshold:
         return None
-    threshold = project.retrain_after_labels
-    if new_labels_since_last_model(project_id, up_to=threshold) < threshold:
-        return None
+    project = Project.objects.get(pk=project_id)
     return _start(project, "labels")
 
 

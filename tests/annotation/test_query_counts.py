@@ -79,9 +79,9 @@ def test_submit_of_a_first_label(project, queued, as_user, django_capture_on_com
     assert response.status_code == 200, response.json()
     assert QueueEntry.objects.get(pk=entry_id).status == EntryStatus.DONE
     # Membership, frame, body parts; label lock, entry lock, label, revision; frame lock,
-    # counted labels, entry done; then the retrain trigger (project, active training, last
-    # model, new labels up to the threshold).
-    assert len(sql) == 14, sql
+    # counted labels, entry done; then the retrain trigger (project with "training active?"
+    # and the last snapshot in one query, new labels up to the threshold).
+    assert len(sql) == 12, sql
 
 
 def test_autosave_of_an_existing_label(project, queued, as_user,
@@ -114,4 +114,4 @@ def test_submit_of_a_second_label_stores_agreement(project, queued, as_user, use
     assert Label.objects.filter(frame=queued[0], status=LabelStatus.SUBMITTED).count() == 2
     assert AgreementRecord.objects.filter(frame=queued[0]).count() == project.bodyparts.count()
     # As a first label, plus the agreement: old records deleted, new ones inserted.
-    assert len(sql) == 16, sql
+    assert len(sql) == 14, sql
