@@ -22,6 +22,7 @@ from annotation.agreement import (
 )
 from annotation.errors import Conflict
 from annotation.models import (
+    COUNTED_STATUSES,
     Label,
     LabelRevision,
     LabelSource,
@@ -185,6 +186,10 @@ def _save_locked(project: Project, frame: Frame, user: AbstractBaseUser, points:
     if submit:
         _after_submit(project, frame, user, entry, now)
         announce(label)
+    elif label.status in COUNTED_STATUSES:
+        # An edit of a submitted (or accepted) label moves its points: the frame's agreement
+        # follows. Drafts, the usual autosave, do not count and pay nothing here.
+        refresh_frame_agreement(frame.pk, project.pk)
     return label
 
 

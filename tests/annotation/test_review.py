@@ -165,3 +165,16 @@ def test_consensus_keypoints(project, frames, users, annotator2):
     assert np.isnan(keypoints[1]).all() and not visibility[1].any()
     ids, _, _ = consensus_keypoints(project, frame_ids=[frames[3].pk, frames[1].pk, frames[0].pk])
     assert ids == [frames[3].pk, frames[0].pk]
+
+
+def test_editing_a_submitted_label_updates_the_agreement(project, frames, users, annotator2):
+    first = submitted(project, frames[0], users["annotator"], xy=(10.0, 10.0))
+    submitted(project, frames[0], annotator2, xy=(13.0, 14.0))
+    distances = AgreementRecord.objects.values_list("mean_distance_px", flat=True)
+    assert sorted(distances) == pytest.approx([5.0] * project.bodyparts.count())
+    # The annotator goes back and moves the points; an autosave, not a new submit.
+    edited = save_label(project, frames[0], users["annotator"],
+                        points_for(project, xy=(13.0, 10.0)), base_version=first.version)
+    assert edited.status == LabelStatus.SUBMITTED
+    distances = AgreementRecord.objects.values_list("mean_distance_px", flat=True)
+    assert sorted(distances) == pytest.approx([4.0] * project.bodyparts.count())
