@@ -24,6 +24,15 @@ N_THREADS = 12
 N_FRAMES = 60
 
 
+def run_threads(target, items, timeout):
+    """One thread per item running target(item), all started, then joined."""
+    threads = [threading.Thread(target=target, args=(item,)) for item in items]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=timeout)
+
+
 def run_annotators(project, users) -> tuple[Counter, list[Exception]]:
     leases: Counter = Counter()
     errors: list[Exception] = []
@@ -46,11 +55,7 @@ def run_annotators(project, users) -> tuple[Counter, list[Exception]]:
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=work, args=(u,)) for u in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    run_threads(work, users, timeout=120)
     return leases, errors
 
 
@@ -107,10 +112,6 @@ def test_two_labels_of_one_frame_saved_at_once_take_turns_on_the_frame():
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=submit, args=(u,)) for u in users]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    run_threads(submit, users, timeout=60)
     assert errors == []
     assert sorted(counts) == [1, 2]
