@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
-from learning.engine.data import PoseSample, load_image
+from learning.engine.data import PoseSample, animal_radius, load_image
 from learning.engine.embed import StreamScorer, forward_with_embeddings, score_stream
 from learning.engine.metrics import evaluate
 from learning.engine.network import PoseNet
@@ -175,20 +175,24 @@ class _Replay:
     def fit(self, labeled: list[int], seed: int, init: str | None, tag: str
             ) -> tuple[PoseNet, str, float]:
         path = os.path.join(self.workdir, f"{tag}.pt")
-        result = train([self.data.samples[r] for r in labeled], None, self.model_cfg,
+        samples = [self.data.samples[r] for r in labeled]
+        # As the platform does: the single-animal prior measured on the labels revealed so far.
+        radius = animal_radius(samples, self.model_cfg.input_scale)
+        model_cfg = replace(self.model_cfg, animal_radius_px=round(radius, 2) if radius else None)
+        result = train(samples, None, model_cfg,
                        self.train_cfg(seed, len(labeled)), init_checkpoint=init,
                        checkpoint_path=path)
         return result.model, path, result.seconds
 
     def test_rmse(self, model: PoseNet) -> float:
-        pred = predict_images(model, self.model_cfg, (self.image(r) for r in self.test),
+        pred = predict_images(model, model.cfg, (self.image(r) for r in self.test),
                               batch_size=8)
         gt = np.stack([np.where(self.data.samples[r].present[:, None],
                                 self.data.samples[r].keypoints, np.nan) for r in self.test])
         return float(evaluate(pred, gt)["rmse_px"])
 
     def embeddings(self, model: PoseNet, rows: list[int]) -> np.ndarray:
-        chunks = [forward_with_embeddings(model, self.model_cfg,
+        chunks = [forward_with_embeddings(model, model.cfg,
                                           [self.image(r) for r in rows[i:i + 8]]).embeddings
                   for i in range(0, len(rows), 8)]
         return np.concatenate(chunks) if chunks else np.zeros((0, 1), np.float32)
@@ -205,9 +209,9 @@ class _Replay:
             rows = kmeans_pick(pool_emb, k, labeled=labeled_emb, seed=int(rng.integers(1 << 30)))
             return self._fill([unlabeled[r] for r in rows], unlabeled, k, rng)
         gt = np.stack([self.data.samples[r].keypoints for r in labeled])
-        scorer = StreamScorer(model, self.model_cfg, flip_pairs=self.data.flip_pairs,
+        scorer = StreamScorer(model, model.cfg, flip_pairs=self.data.flip_pairs,
                               skeleton=fit_skeleton_stats(gt, self.data.edges),
-                              previous=None if previous is None else (previous, self.model_cfg),
+                              previous=None if previous is None else (previous, previous.cfg),
                               extras_fraction=1.0)
         scored = score_stream(scorer, ((r, self.image(r)) for r in unlabeled), batch_size=8)
         components = dict(scored.components)
