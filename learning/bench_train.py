@@ -63,9 +63,8 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     test_ids = held_out_frames(project, options["test_list"]) if options["test_list"] else None
     data = build_dataset(project, test_frame_ids=test_ids)
     stdout.write(f"{project.name}: {len(data.train)} train, {len(data.test)} test frames\n")
-    model_overrides = {key: options[opt] for key, opt in
-                       (("backbone", "backbone"), ("head_channels", "head_channels"))
-                       if options.get(opt)}
+    model_overrides = {key: options[key] for key in ("backbone", "head_channels")
+                       if options.get(key)}
     if "backbone" in model_overrides:
         model_overrides["pretrained"] = pretrained_weights(model_overrides["backbone"])
     model_cfg = model_config_for(project, len(data.keypoint_names), model_overrides, data.train)

@@ -18,7 +18,7 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
-from learning.engine.data import PoseSample, animal_radius, load_image
+from learning.engine.data import PoseSample, load_image, with_animal_prior
 from learning.engine.embed import StreamScorer, forward_with_embeddings, score_stream
 from learning.engine.metrics import evaluate
 from learning.engine.network import PoseNet
@@ -177,9 +177,7 @@ class _Replay:
         path = os.path.join(self.workdir, f"{tag}.pt")
         samples = [self.data.samples[r] for r in labeled]
         # As the platform does: the single-animal prior measured on the labels revealed so far.
-        radius = animal_radius(samples, self.model_cfg.input_scale)
-        model_cfg = replace(self.model_cfg, animal_radius_px=round(radius, 2) if radius else None)
-        result = train(samples, None, model_cfg,
+        result = train(samples, None, with_animal_prior(self.model_cfg, samples),
                        self.train_cfg(seed, len(labeled)), init_checkpoint=init,
                        checkpoint_path=path)
         return result.model, path, result.seconds

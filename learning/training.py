@@ -35,7 +35,7 @@ from jobs.progress import JobCancelled, cancel_requested, create_job, report
 from learning.datasets import ProjectDataset, build_dataset, labeled_frame_ids
 from learning.engine.checkpoint import save_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
-from learning.engine.data import PoseSample, animal_radius
+from learning.engine.data import PoseSample, with_animal_prior
 from learning.engine.train import TrainingCancelled, TrainProgress, TrainResult, train
 from learning.errors import Conflict
 from learning.evaluation import (
@@ -89,10 +89,8 @@ def model_config_for(project: Project, num_keypoints: int,
         "input_scale": project.input_scale, "pretrained": pretrained_weights(project.backbone),
     }
     values.update(overrides or {})
-    radius = animal_radius(train_samples, float(values["input_scale"]))
-    if radius > 0 and "animal_radius_px" not in (overrides or {}):
-        values["animal_radius_px"] = round(radius, 2)
-    return ModelConfig.from_dict(values)
+    cfg = ModelConfig.from_dict(values)
+    return cfg if "animal_radius_px" in values else with_animal_prior(cfg, train_samples)
 
 
 def train_config_for(minutes: float, n_train: int, flip_pairs: tuple[tuple[int, int], ...],

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -18,7 +18,7 @@ import torchvision.transforms.v2.functional as F
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
-from learning.engine.config import AugmentConfig
+from learning.engine.config import AugmentConfig, ModelConfig
 
 logger = logging.getLogger(__name__)
 
@@ -306,3 +306,9 @@ def animal_radius(samples: Sequence[PoseSample], scale: float, margin: float = 1
             spread = np.linalg.norm(points - np.median(points, axis=0), axis=1).max()
             largest = max(largest, float(spread))
     return margin * largest * scale
+
+
+def with_animal_prior(cfg: ModelConfig, samples: Sequence[PoseSample]) -> ModelConfig:
+    """`cfg` with `animal_radius_px` measured on `samples` (unchanged when they cannot tell)."""
+    radius = animal_radius(samples, cfg.input_scale)
+    return replace(cfg, animal_radius_px=round(radius, 2)) if radius > 0 else cfg
