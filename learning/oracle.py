@@ -57,6 +57,9 @@ class ReplayConfig:
     Each training's budget is `minutes_per_round` of wall-clock time, or, when
     `steps_per_round` is set, that many optimiser steps (whole epochs, at least one): a step
     budget does not depend on how loaded the machine is, so strategies compare fairly.
+    `initial_steps` (default: `steps_per_round`) is the step budget of the round-0 model that
+    every strategy starts from: a longer one starts the comparison from a model that already
+    works, so the rounds measure what the labels add rather than how far training has come.
     """
 
     strategies: tuple[str, ...] = STRATEGIES
@@ -66,6 +69,7 @@ class ReplayConfig:
     rounds: int = 5
     minutes_per_round: float = 1.0
     steps_per_round: int | None = None
+    initial_steps: int | None = None
     hybrid_method: str = "cluster"
     test_fraction: float = 0.2
     backbone: str = "resnet18"
@@ -82,6 +86,8 @@ class ReplayConfig:
             raise ValueError(f"strategies must be among {STRATEGIES}, got {self.strategies}")
         if min(self.seeds, self.initial, self.batch) < 1 or self.rounds < 0:
             raise ValueError("seeds, initial and batch must be >= 1, rounds >= 0")
+        if self.initial_steps is not None and (self.initial_steps < 1 or not self.steps_per_round):
+            raise ValueError("initial_steps must be >= 1 and needs steps_per_round")
         if not 0 < self.test_fraction < 1 or self.minutes_per_round <= 0:
             raise ValueError("test_fraction must be in (0, 1) and minutes_per_round > 0")
 
@@ -161,24 +167,25 @@ class _Replay:
             self.images[row] = load_image(self.data.samples[row].image_path)
         return self.images[row]
 
-    def train_cfg(self, seed: int, n_labeled: int) -> TrainConfig:
+    def train_cfg(self, seed: int, n_labeled: int, steps: int | None) -> TrainConfig:
         minutes, epochs = self.cfg.minutes_per_round, 100_000
-        if self.cfg.steps_per_round:
+        if steps:
             batch = TrainConfig().batch_size
             per_epoch = n_labeled // batch if n_labeled > batch else 1  # drop_last
-            minutes, epochs = 24 * 60.0, max(1, -(-self.cfg.steps_per_round // per_epoch))
+            minutes, epochs = 24 * 60.0, max(1, -(-steps // per_epoch))
         return TrainConfig(max_minutes=minutes, max_epochs=epochs,
                            val_fraction=0.0, seed=seed, device="cpu", lr=self.cfg.lr,
                            num_threads=self.cfg.threads,
                            augment=AugmentConfig(flip_pairs=self.data.flip_pairs))
 
-    def fit(self, labeled: list[int], seed: int, init: str | None, tag: str
-            ) -> tuple[PoseNet, str, float]:
+    def fit(self, labeled: list[int], seed: int, init: str | None, tag: str,
+            steps: int | None = None) -> tuple[PoseNet, str, float]:
         path = os.path.join(self.workdir, f"{tag}.pt")
         samples = [self.data.samples[r] for r in labeled]
         # As the platform does: the single-animal prior measured on the labels revealed so far.
         result = train(samples, None, with_animal_prior(self.model_cfg, samples),
-                       self.train_cfg(seed, len(labeled)), init_checkpoint=init,
+                       self.train_cfg(seed, len(labeled), steps or self.cfg.steps_per_round),
+                       init_checkpoint=init,
                        checkpoint_path=path)
         return result.model, path, result.seconds
 
@@ -250,7 +257,8 @@ class _Replay:
         rng = np.random.default_rng(seed)
         initial = sorted(rng.choice(self.pool, size=min(self.cfg.initial, len(self.pool)),
                                     replace=False).tolist())
-        model0, ckpt0, secs0 = self.fit(initial, seed, None, f"s{seed}-r0")
+        model0, ckpt0, secs0 = self.fit(initial, seed, None, f"s{seed}-r0",
+                                        self.cfg.initial_steps)
         rmse0 = self.test_rmse(model0)
         for strategy in self.cfg.strategies:
             srng = np.random.default_rng([seed, STRATEGIES.index(strategy)])

@@ -2,10 +2,19 @@
 
 import json
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 
-from learning.oracle import infer_flip_pairs, split_test, summarize
+from learning.engine.data import PoseSample
+from learning.oracle import (
+    OracleData,
+    ReplayConfig,
+    _Replay,
+    infer_flip_pairs,
+    split_test,
+    summarize,
+)
 
 
 def test_flip_pairs_are_inferred_from_names():
@@ -34,10 +43,31 @@ def test_labels_to_random_final_is_the_first_count_reaching_it():
     assert out["hybrid"]["curve"] == [[10, 40], [20, 19], [30, 15]]
 
 
+def _replay_state(**config):
+    samples = [PoseSample.from_keypoints(f"f{i}.png", np.zeros((2, 2))) for i in range(30)]
+    data = OracleData("toy", [s.image_path for s in samples], samples, ["a", "b"], [(0, 1)], ())
+    return _Replay(data, ReplayConfig(**config), "/nonexistent", lambda line: None)
+
+
+def test_step_budget_becomes_whole_epochs():
+    state = _replay_state(steps_per_round=100, initial_steps=400)
+    # 20 labels in batches of 8 (last one dropped): 2 steps an epoch
+    assert state.train_cfg(0, 20, 100).max_epochs == 50
+    assert state.train_cfg(0, 5, 400).max_epochs == 400  # fewer labels than a batch: 1 step
+    assert state.train_cfg(0, 20, None).max_minutes == 1.0  # no step budget: the time budget
+
+
+def test_initial_steps_needs_a_step_budget():
+    with pytest.raises(ValueError, match="initial_steps"):
+        ReplayConfig(initial_steps=100)
+    with pytest.raises(ValueError, match="initial_steps"):
+        ReplayConfig(steps_per_round=10, initial_steps=0)
+
+
 @pytest.mark.slow
 def test_replay_runs_on_a_tiny_budget(shared_data, tmp_path, capsys):
     call_command("replay_oracle", str(shared_data / "openfield"), "--preset", "tiny",
-                 "--out", str(tmp_path))
+                 "--initial-steps", "12", "--out", str(tmp_path))
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(last)
     assert result["dataset"] == "openfield" and result["seeds"] == 1

@@ -29,6 +29,8 @@ class Command(BaseCommand):
         parser.add_argument("--minutes-per-round", type=float, dest="minutes_per_round")
         parser.add_argument("--steps-per-round", type=int, dest="steps_per_round",
                             help="Train a fixed number of steps per round instead of minutes.")
+        parser.add_argument("--initial-steps", type=int, dest="initial_steps",
+                            help="Steps of the round-0 model (default: --steps-per-round).")
         parser.add_argument("--test-fraction", type=float, dest="test_fraction")
         parser.add_argument("--input-scale", type=float, dest="input_scale")
         parser.add_argument("--head-channels", type=int, dest="head_channels")
@@ -41,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         values: dict[str, Any] = dict(PRESETS[options["preset"]])
         for key in ("seeds", "initial", "batch", "rounds", "minutes_per_round", "steps_per_round",
-                    "test_fraction",
+                    "initial_steps", "test_fraction",
                     "input_scale", "head_channels", "backbone", "threads", "hybrid_method"):
             if options.get(key) is not None:
                 values[key] = options[key]
