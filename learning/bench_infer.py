@@ -2,11 +2,17 @@
 
 Backends: PyTorch eager (the reference), eager channels-last, channels-last with bf16 autocast
 over the whole network or over the backbone only (head float32), TorchScript (frozen) and ONNX
-Runtime (all graph optimisations, intra-op threads = cores).
+Runtime (all graph optimisations, intra-op threads = cores), ONNX Runtime with an int8 backbone
+(calibrated on frames of the benchmarked range; `engine.quantize`), and the tracked-window
+variants (`engine.tracking`).
 The fastest backend whose keypoints stay within 0.5 px of eager wins; then the same frames are
 split in two halves analysed by 1 and by 2 processes (what 2 Celery workers on chunks do) to
 measure the speed-up. Uses the project's current model, else --checkpoint, else a network with
 the engine's default config and random weights (said so in the output: speed only).
+With a project that has labeled frames, each backend's test error against those labels is
+printed too (`labels_rmse_px_by_backend`: the project's test split, whole frames; tracked
+backends run the window centred on the whole-frame prediction, as on a video after a keyframe):
+"equal accuracy" read against the labels rather than point by point against eager.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import torch
 
 from learning.engine.checkpoint import load_model, save_checkpoint
 from learning.engine.config import ModelConfig
+from learning.engine.data import PoseSample, load_image, resize_for_network, round_up
 from learning.engine.export import (
     OnnxRunner,
     Runner,
@@ -33,12 +40,16 @@ from learning.engine.export import (
     export_onnx,
     export_torchscript,
 )
+from learning.engine.metrics import evaluate
 from learning.engine.network import PoseNet
-from learning.engine.tracking import analyze_video_tracked
-from learning.engine.video import analyze_video
+from learning.engine.quantize import quantize_onnx_int8
+from learning.engine.tracking import CropTracker, TrackingConfig, analyze_video_tracked
+from learning.engine.video import FrameBatch, analyze_video, decode_outputs, iter_batches
 
 BACKENDS = ("torch", "torch-cl", "torch-cl-bf16", "torch-cl-bf16bb", "torchscript", "onnxruntime",
-            "torch-cl-tracked", "onnxruntime-tracked")
+            "onnxruntime-int8", "torch-cl-tracked", "onnxruntime-tracked",
+            "onnxruntime-int8-tracked")
+CALIBRATION_FRAMES = 64
 TRACKED = "-tracked"
 MAX_DIFF_PX = 0.5
 
@@ -56,6 +67,8 @@ def add_arguments(parser: ArgumentParser) -> None:
 def _make_runner(backend: str, files: dict[str, str], threads: int) -> Runner:
     torch.set_num_threads(threads)
     backend = backend.removesuffix(TRACKED)
+    if backend == "onnxruntime-int8":
+        return OnnxRunner(files["onnx-int8"], threads=threads)
     if backend == "onnxruntime":
         return OnnxRunner(files["onnx"], threads=threads)
     if backend == "torchscript":
@@ -138,6 +151,41 @@ def _model(options: dict[str, Any], stdout: TextIO) -> tuple[PoseNet, ModelConfi
     return PoseNet(cfg).eval(), cfg, bodyparts, "random weights (engine defaults)"
 
 
+def _calibration(video: str, cfg: ModelConfig, frames: int) -> list[np.ndarray]:
+    """About CALIBRATION_FRAMES network-input frames spread over the first `frames`."""
+    step = max(1, frames // CALIBRATION_FRAMES)
+    picked = [batch.images[(-batch.start) % step::step]
+              for batch in iter_batches(video, cfg.input_scale, stop=frames, batch_size=16)]
+    return [b for b in picked if len(b)]
+
+
+def _labeled_samples(project_name: str) -> list[PoseSample]:
+    """The project's labeled test frames (all labeled frames if the test split is empty)."""
+    from learning.datasets import build_dataset
+    from projects.models import Project
+
+    dataset = build_dataset(Project.objects.get(name=project_name))
+    return dataset.test or dataset.train
+
+
+def _labels_rmse(runner: Runner, cfg: ModelConfig, samples: list[PoseSample],
+                 tracked: bool) -> float:
+    """Test RMSE (original px) of `runner` on labeled images, whole frame or tracked window."""
+    poses = []
+    for sample in samples:
+        small, scale = resize_for_network(load_image(sample.image_path), cfg.input_scale)
+        image = np.zeros((round_up(small.shape[0]), round_up(small.shape[1]), 3), np.uint8)
+        image[: small.shape[0], : small.shape[1]] = small
+        if tracked:  # row 0 whole (a keyframe) centres the window that row 1 runs on
+            batch = FrameBatch(0, np.stack([image, image]), np.stack([scale, scale]))
+            poses.append(CropTracker(runner, cfg, TrackingConfig())(batch, {0})[1])
+        else:
+            heatmaps, locref = runner(image[None])
+            poses.append(decode_outputs(cfg, heatmaps, locref, scale[None])[0])
+    truth = np.stack([np.where(s.present[:, None], s.keypoints, np.nan) for s in samples])
+    return float(evaluate(np.stack(poses), truth)["rmse_px"])
+
+
 def _frame_count(video: str) -> int:
     import cv2
 
@@ -153,6 +201,9 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     batch = int(options["batch"])
     frames = int(options["frames"]) or _frame_count(video)
     backends = [b for b in options["backends"].split(",") if b]
+    unknown = sorted(set(backends) - set(BACKENDS))
+    if unknown:
+        raise SystemExit(f"unknown backends {unknown}; choose from {', '.join(BACKENDS)}")
     model, cfg, bodyparts, source = _model(options, stdout)
     cores = os.cpu_count() or 1
     stdout.write(f"model: {source}; {cfg.backbone}, input scale {cfg.input_scale}; "
@@ -165,6 +216,11 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         save_checkpoint(files["checkpoint"], model, cfg, bodyparts)
         export_onnx(model, cfg, files["onnx"])
         export_torchscript(model, cfg, files["torchscript"])
+        if any(b.startswith("onnxruntime-int8") for b in backends):
+            files["onnx-int8"] = quantize_onnx_int8(files["onnx"], f"{tmp}/model-int8.onnx",
+                                                    _calibration(video, cfg, frames))
+        samples = _labeled_samples(options["project"])
+        labels_rmse: dict[str, float] = {}
         for backend in ["torch", *[b for b in backends if b != "torch"]]:
             runner = _make_runner(backend, files, cores)
             tracked = backend.endswith(TRACKED)
@@ -179,6 +235,10 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
             stdout.write(f"  {backend:19s} {fps[backend]:6.1f} fps end to end, vs eager: "
                          f"max |diff| {diff:.3f} px, mean distance {dist.mean():.3f} px, "
                          f"{(dist > MAX_DIFF_PX).mean():.1%} of points > {MAX_DIFF_PX} px\n")
+            if samples:
+                labels_rmse[backend] = _labels_rmse(runner, cfg, samples, tracked)
+                stdout.write(f"  {'':19s} test error vs {len(samples)} labeled frames: "
+                             f"{labels_rmse[backend]:.3f} px\n")
             del runner
         diffs = {b: float(np.abs(p[..., :2] - poses["torch"][..., :2]).max())
                  for b, p in poses.items()}
@@ -201,6 +261,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "mean_distance_px_by_backend": {
             b: round(float(np.linalg.norm(p[..., :2] - poses["torch"][..., :2], axis=-1).mean()),
                      4) for b, p in poses.items()},
+        "labels_rmse_px_by_backend": {b: round(v, 3) for b, v in labels_rmse.items()},
         "fps_by_workers": {str(w): round(v, 2) for w, v in by_workers.items()},
         "workers_speedup": round(speedup, 3),
         "model": source,

@@ -1,0 +1,49 @@
+"""`bench infer`: the checkable interface of the video-analysis benchmark."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+
+from learning.engine.checkpoint import save_checkpoint
+from tests.learning.engine.test_export import tiny_model
+from tests.videofactory import make_video
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_bench_infer_prints_the_figures_last(project, labeled_frames, tmp_path):
+    labeled_frames(project, 6)
+    video = make_video(tmp_path, n_frames=40)
+    # Random weights with clear peaks: a flat random head would make argmax ties decide.
+    model, cfg = tiny_model(k=4, scale=0.5)
+    checkpoint = tmp_path / "model.pt"
+    save_checkpoint(str(checkpoint), model, cfg, project.bodypart_names())
+    out = io.StringIO()
+    backends = "torch,onnxruntime,onnxruntime-int8,onnxruntime-tracked"
+    call_command("bench", "infer", "--project", project.name, "--video", str(video.path),
+                 "--frames", "32", "--batch", "8", "--workers", "1,2", "--backends", backends,
+                 "--checkpoint", str(checkpoint), stdout=out)
+    text = out.getvalue()
+    assert "model: checkpoint" in text
+    result = json.loads(text.strip().splitlines()[-1])
+    assert result["frames"] == 32 and result["fps_end_to_end"] > 0
+    assert set(result["fps_by_backend"]) == set(backends.split(","))
+    # float32 ONNX Runtime is the same network: its keypoints equal eager's
+    assert result["max_abs_diff_px_by_backend"]["onnxruntime"] < 0.01
+    assert result["max_abs_diff_px"] <= 0.5
+    assert result["fastest_backend"] in result["fps_by_backend"]
+    assert set(result["fps_by_workers"]) == {"1", "2"} and result["workers_speedup"] > 0
+    assert set(result["labels_rmse_px_by_backend"]) == set(backends.split(","))
+    assert all(v >= 0 for v in result["labels_rmse_px_by_backend"].values())
+
+
+@pytest.mark.django_db
+def test_bench_infer_refuses_unknown_backends(project, tmp_path):
+    video = make_video(tmp_path, n_frames=8)
+    with pytest.raises(SystemExit, match="unknown backends"):
+        call_command("bench", "infer", "--project", project.name, "--video", str(video.path),
+                     "--backends", "torch,tensorrt")
