@@ -10,7 +10,8 @@ import importlib
 import json
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 BENCHMARKS = {
     "queue": "annotation.bench_queue",
@@ -37,5 +38,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         module = importlib.import_module(BENCHMARKS[options["benchmark"]])
-        result = module.run(options, self.stdout)
+        try:
+            result = module.run(options, self.stdout)
+        except (ValueError, ObjectDoesNotExist) as exc:  # bad options or names: a clear message
+            raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(result, default=float))
