@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
 import tempfile
 import time
 from argparse import ArgumentParser
@@ -120,14 +121,32 @@ def _parallel(workers: int, backend: str, files: dict[str, str], cfg: ModelConfi
              for a, b in ranges]
     for p in procs:
         p.start()
-    for _ in procs:
-        ready.acquire()
+    waiting = len(procs)
+    while waiting:  # every worker has its model loaded
+        if ready.acquire(timeout=1.0):
+            waiting -= 1
+        else:
+            _check_alive(procs)
     started = time.perf_counter()
     go.set()
-    ends = [out.get() for _ in procs]
+    ends = []
+    while len(ends) < len(procs):
+        try:
+            ends.append(out.get(timeout=1.0))
+        except queue.Empty:
+            _check_alive(procs)
     for p in procs:
         p.join()
     return frames / (max(ends) - started)
+
+
+def _check_alive(procs: list[Any]) -> None:
+    """Raise (and stop the others) when a worker died: its traceback is on stderr."""
+    failed = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+    if failed:
+        for p in procs:
+            p.terminate()
+        raise RuntimeError(f"a benchmark worker process failed (exit codes {failed})")
 
 
 def _model(options: dict[str, Any], stdout: TextIO) -> tuple[PoseNet, ModelConfig, list[str], str]:
@@ -186,6 +205,18 @@ def _labels_rmse(runner: Runner, cfg: ModelConfig, samples: list[PoseSample],
     return float(evaluate(np.stack(poses), truth)["rmse_px"])
 
 
+def _confident_diff(poses: np.ndarray, reference: np.ndarray, pcutoff: float
+                    ) -> dict[str, float]:
+    """Compared on the points a pose table keeps (likelihood >= pcutoff in both): the largest
+    coordinate difference, and the share of all points that are kept by one and not the other
+    (those become NaN on one side once the analysis's likelihood cutoff is applied)."""
+    kept, kept_ref = poses[..., 2] >= pcutoff, reference[..., 2] >= pcutoff
+    both = kept & kept_ref
+    diff = np.abs(poses[..., :2] - reference[..., :2])[both]
+    return {"max_abs_diff_px": round(float(diff.max()) if diff.size else 0.0, 4),
+            "flipped_share": round(float((kept != kept_ref).mean()), 5)}
+
+
 def _frame_count(video: str) -> int:
     import cv2
 
@@ -197,6 +228,8 @@ def _frame_count(video: str) -> int:
 
 def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     """Measure every backend end to end, pick the fastest accurate one, then 1 vs 2 workers."""
+    from learning.analysis import DEFAULT_PCUTOFF as pcutoff  # Django models: not at import
+
     video = options["video"]
     batch = int(options["batch"])
     frames = int(options["frames"]) or _frame_count(video)
@@ -221,6 +254,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
                                                     _calibration(video, cfg, frames))
         samples = _labeled_samples(options["project"])
         labels_rmse: dict[str, float] = {}
+        confident: dict[str, dict[str, float]] = {}
         for backend in ["torch", *[b for b in backends if b != "torch"]]:
             runner = _make_runner(backend, files, cores)
             tracked = backend.endswith(TRACKED)
@@ -232,9 +266,14 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
             fps[backend] = frames / (time.perf_counter() - started)
             dist = np.linalg.norm(poses[backend][..., :2] - poses["torch"][..., :2], axis=-1)
             diff = float(np.abs(poses[backend][..., :2] - poses["torch"][..., :2]).max())
+            confident[backend] = _confident_diff(poses[backend], poses["torch"], pcutoff)
             stdout.write(f"  {backend:19s} {fps[backend]:6.1f} fps end to end, vs eager: "
                          f"max |diff| {diff:.3f} px, mean distance {dist.mean():.3f} px, "
-                         f"{(dist > MAX_DIFF_PX).mean():.1%} of points > {MAX_DIFF_PX} px\n")
+                         f"{(dist > MAX_DIFF_PX).mean():.1%} of points > {MAX_DIFF_PX} px; "
+                         f"points with likelihood >= {pcutoff} in both: max |diff| "
+                         f"{confident[backend]['max_abs_diff_px']:.3f} px, "
+                         f"{confident[backend]['flipped_share']:.2%} of points change side of "
+                         f"the cutoff\n")
             if samples:
                 labels_rmse[backend] = _labels_rmse(runner, cfg, samples, tracked)
                 stdout.write(f"  {'':19s} test error vs {len(samples)} labeled frames: "
@@ -261,6 +300,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "mean_distance_px_by_backend": {
             b: round(float(np.linalg.norm(p[..., :2] - poses["torch"][..., :2], axis=-1).mean()),
                      4) for b, p in poses.items()},
+        "confident_vs_eager_by_backend": confident,
         "labels_rmse_px_by_backend": {b: round(v, 3) for b, v in labels_rmse.items()},
         "fps_by_workers": {str(w): round(v, 2) for w, v in by_workers.items()},
         "workers_speedup": round(speedup, 3),

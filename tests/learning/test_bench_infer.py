@@ -38,6 +38,9 @@ def test_bench_infer_prints_the_figures_last(project, labeled_frames, tmp_path):
     assert result["fastest_backend"] in result["fps_by_backend"]
     assert set(result["fps_by_workers"]) == {"1", "2"} and result["workers_speedup"] > 0
     assert set(result["labels_rmse_px_by_backend"]) == set(backends.split(","))
+    confident = result["confident_vs_eager_by_backend"]
+    assert confident["onnxruntime"]["max_abs_diff_px"] < 0.01
+    assert all(0 <= c["flipped_share"] <= 1 for c in confident.values())
     assert all(v >= 0 for v in result["labels_rmse_px_by_backend"].values())
 
 
@@ -47,3 +50,13 @@ def test_bench_infer_refuses_unknown_backends(project, tmp_path):
     with pytest.raises(SystemExit, match="unknown backends"):
         call_command("bench", "infer", "--project", project.name, "--video", str(video.path),
                      "--backends", "torch,tensorrt")
+
+
+def test_a_dead_worker_process_fails_the_benchmark_instead_of_hanging(tmp_path):
+    from learning.bench_infer import _parallel
+
+    video = make_video(tmp_path, n_frames=8)
+    _, cfg = tiny_model(k=4, scale=0.5)
+    with pytest.raises(RuntimeError, match="worker process failed"):
+        _parallel(1, "onnxruntime", {"onnx": str(tmp_path / "missing.onnx")}, cfg,
+                  str(video.path), 8, 8, ["a", "b", "c", "d"])
