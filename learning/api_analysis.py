@@ -43,6 +43,10 @@ class AnalyzeInputSerializer(serializers.Serializer):
     tracking = serializers.BooleanField(
         default=True, help_text="Run the network on a window around the animal where that gives "
                                 "the whole frame's result (faster); false: whole frames only.")
+    int8 = serializers.BooleanField(
+        default=False, help_text="CPU only: int8 backbone calibrated on the video (~1.4x faster, "
+                                 "same test error on openfield, but an uncertain point can move "
+                                 "far); false: float32, the exact network.")
     chunk_frames = serializers.IntegerField(default=analysis.DEFAULT_CHUNK_FRAMES, min_value=16)
     batch_size = serializers.IntegerField(default=analysis.DEFAULT_BATCH, min_value=1,
                                           max_value=256)

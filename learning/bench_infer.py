@@ -43,14 +43,13 @@ from learning.engine.export import (
 )
 from learning.engine.metrics import evaluate
 from learning.engine.network import PoseNet
-from learning.engine.quantize import quantize_onnx_int8
+from learning.engine.quantize import quantize_onnx_int8, video_calibration
 from learning.engine.tracking import CropTracker, TrackingConfig, analyze_video_tracked
-from learning.engine.video import FrameBatch, analyze_video, decode_outputs, iter_batches
+from learning.engine.video import FrameBatch, analyze_video, decode_outputs
 
 BACKENDS = ("torch", "torch-cl", "torch-cl-bf16", "torch-cl-bf16bb", "torchscript", "onnxruntime",
             "onnxruntime-int8", "torch-cl-tracked", "onnxruntime-tracked",
             "onnxruntime-int8-tracked")
-CALIBRATION_FRAMES = 64
 TRACKED = "-tracked"
 MAX_DIFF_PX = 0.5
 
@@ -170,14 +169,6 @@ def _model(options: dict[str, Any], stdout: TextIO) -> tuple[PoseNet, ModelConfi
     return PoseNet(cfg).eval(), cfg, bodyparts, "random weights (engine defaults)"
 
 
-def _calibration(video: str, cfg: ModelConfig, frames: int) -> list[np.ndarray]:
-    """About CALIBRATION_FRAMES network-input frames spread over the first `frames`."""
-    step = max(1, frames // CALIBRATION_FRAMES)
-    picked = [batch.images[(-batch.start) % step::step]
-              for batch in iter_batches(video, cfg.input_scale, stop=frames, batch_size=16)]
-    return [b for b in picked if len(b)]
-
-
 def _labeled_samples(project_name: str) -> list[PoseSample]:
     """The project's labeled test frames (all labeled frames if the test split is empty)."""
     from learning.datasets import build_dataset
@@ -251,7 +242,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         export_torchscript(model, cfg, files["torchscript"])
         if any(b.startswith("onnxruntime-int8") for b in backends):
             files["onnx-int8"] = quantize_onnx_int8(files["onnx"], f"{tmp}/model-int8.onnx",
-                                                    _calibration(video, cfg, frames))
+                                                    video_calibration(video, cfg, span=frames))
         samples = _labeled_samples(options["project"])
         labels_rmse: dict[str, float] = {}
         confident: dict[str, dict[str, float]] = {}

@@ -18,10 +18,35 @@ from typing import Literal
 
 import numpy as np
 
+from learning.engine.config import ModelConfig
 from learning.engine.export import INPUT_NAME
+from learning.engine.video import iter_batches
 
 Scope = Literal["backbone", "all"]
 BACKBONE_PREFIX = "/model/backbone/"
+CALIBRATION_FRAMES = 64
+CALIBRATION_SPAN = 1024
+
+
+def video_calibration(path: str, cfg: ModelConfig, span: int = CALIBRATION_SPAN,
+                      count: int = CALIBRATION_FRAMES) -> list[np.ndarray]:
+    """About `count` network-input frames (uint8 batches) spread over the first `span` frames
+    of the video (fewer if it is shorter). Always the same frames for one video, so every chunk
+    of a chunked analysis builds the same int8 model and chunked == one pass still holds."""
+    step = max(1, span // count)
+    picked: list[np.ndarray] = []
+    batches = iter_batches(path, cfg.input_scale, batch_size=16)
+    try:
+        for batch in batches:
+            rows = [i for i in range(len(batch.images))
+                    if (batch.start + i) % step == 0 and batch.start + i < span]
+            if rows:
+                picked.append(batch.images[rows])
+            if batch.start + len(batch.images) >= span:
+                break
+    finally:
+        batches.close()  # stops the decoding thread
+    return picked
 
 
 def _float_batch(batch: np.ndarray) -> np.ndarray:

@@ -56,6 +56,9 @@ class Command(BaseCommand):
                             help="Also render a video with the points drawn.")
         parser.add_argument("--whole-frames", action="store_true",
                             help="Run the network on whole frames only (no tracked windows).")
+        parser.add_argument("--int8", action="store_true",
+                            help="CPU: int8 backbone calibrated on the video (faster; uncertain "
+                                 "points may move). Default: float32.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         project = Project.objects.filter(name=options["project"], deleted_at__isnull=True).first()
@@ -77,7 +80,7 @@ class Command(BaseCommand):
             job = analysis.create_analysis_job(video, version, {
                 "chunk_frames": options["chunk_frames"], "batch_size": options["batch"],
                 "filtered": not options["no_filtered"], "labeled_video": options["labeled_video"],
-                "tracking": not options["whole_frames"],
+                "tracking": not options["whole_frames"], "int8": options["int8"],
             })
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from exc

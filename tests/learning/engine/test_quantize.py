@@ -65,3 +65,19 @@ def test_int8_needs_calibration_frames(float_onnx, tmp_path):
     with pytest.raises(ValueError, match="calibration"):
         quantize_onnx_int8(path, str(tmp_path / "x.onnx"), [])
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_video_calibration_takes_the_same_spread_frames(tmp_path):
+    from learning.engine.config import ModelConfig
+    from learning.engine.quantize import video_calibration
+    from tests.videofactory import make_video
+
+    clip = make_video(tmp_path, n_frames=40)
+    cfg = ModelConfig(num_keypoints=4, input_scale=0.5, pretrained=None)
+    picked = video_calibration(str(clip.path), cfg, span=32, count=8)
+    frames = np.concatenate(picked)
+    assert frames.shape == (8, 64, 96, 3) and frames.dtype == np.uint8  # 0, 4, ..., 28
+    again = np.concatenate(video_calibration(str(clip.path), cfg, span=32, count=8))
+    np.testing.assert_array_equal(frames, again)
+    # a video shorter than the span: what there is (frames 0, 16, 32 of 40)
+    assert len(np.concatenate(video_calibration(str(clip.path), cfg, span=1024, count=64))) == 3
