@@ -337,6 +337,40 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
     return csv_path, png_path
 
 
+def complete_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of the seeds whose every strategy reached the last round any row reached
+    (an interrupted run's unfinished seed would bias the means toward the early rounds)."""
+    last = max((int(r["round"]) for r in rows), default=0)
+    strategies = {r["strategy"] for r in rows}
+    done = {(r["seed"], r["strategy"]) for r in rows if int(r["round"]) == last}
+    seeds = {seed for seed in {r["seed"] for r in rows}
+             if all((seed, s) in done for s in strategies)}
+    return [r for r in rows if r["seed"] in seeds]
+
+
+def summarize_partial(out_dir: str | Path) -> dict[str, Any]:
+    """Summarise an interrupted run from its results.partial.jsonl (complete seeds only) and
+    write results.csv, rmse_vs_labels.png and summary.json beside it, as `replay` would."""
+    out = Path(out_dir)
+    path = out / "results.partial.jsonl"
+    if not path.is_file():
+        raise ValueError(f"no {path}: nothing to summarise")
+    rows = complete_seeds([json.loads(line) for line in path.read_text().splitlines() if line])
+    if not rows:
+        raise ValueError(f"{path} holds no complete seed yet")
+    strategies = list(dict.fromkeys(r["strategy"] for r in rows))
+    seeds = sorted({r["seed"] for r in rows})
+    summary: dict[str, Any] = {"strategies": summarize(rows, strategies),
+                               "dataset": rows[0]["dataset"], "seeds": len(seeds),
+                               "complete_seeds": seeds, "from_partial": True}
+    csv_path, png_path = write_outputs(rows, summary, out,
+                                       f"{rows[0]['dataset']}: test RMSE vs labels "
+                                       f"({len(seeds)} seeds, mean ± sd)")
+    summary["csv"], summary["plot"] = str(csv_path), str(png_path)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
            log: Log = lambda message: None) -> dict[str, Any]:
     """Run the replay and write results.csv, rmse_vs_labels.png and summary.json to out_dir.

@@ -76,3 +76,32 @@ def test_replay_runs_on_a_tiny_budget(shared_data, tmp_path, capsys):
         assert strategy["final_rmse_px"] > 0 and len(strategy["curve"]) == 2
     assert (tmp_path / "results.csv").read_text().count("\n") == 1 + 4 * 2
     assert (tmp_path / "rmse_vs_labels.png").stat().st_size > 1000
+
+
+def test_an_interrupted_run_is_summarised_from_its_complete_seeds(tmp_path, capsys):
+    def row(strategy, seed, rnd, rmse):
+        return {"dataset": "toy", "strategy": strategy, "seed": seed, "round": rnd,
+                "n_labels": 10 * (rnd + 1), "test_rmse_px": rmse, "train_s": 1.0,
+                "select_s": 0.0, "picked": ""}
+
+    rows = [row("random", 0, 0, 30), row("random", 0, 1, 20), row("hybrid", 0, 0, 30),
+            row("hybrid", 0, 1, 10),
+            row("random", 1, 0, 50), row("random", 1, 1, 40), row("hybrid", 1, 0, 50)]  # cut
+    (tmp_path / "results.partial.jsonl").write_text(
+        "\n".join(json.dumps(r) for r in rows) + "\n")
+    call_command("replay_oracle", "--from-partial", "--out", str(tmp_path))
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["seeds"] == 1  # seed 1 did not finish hybrid: left out
+    assert result["strategies"]["random"]["final_rmse_px"] == 20
+    assert result["strategies"]["hybrid"]["labels_to_random_final"] == 20
+    assert (tmp_path / "rmse_vs_labels.png").stat().st_size > 1000
+    assert (tmp_path / "results.csv").read_text().count("\n") == 1 + 4
+
+
+def test_summarising_needs_a_partial_file_with_a_complete_seed(tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="nothing to summarise"):
+        call_command("replay_oracle", "--from-partial", "--out", str(tmp_path))
+    with pytest.raises(CommandError, match="project_dir is required"):
+        call_command("replay_oracle", "--out", str(tmp_path))

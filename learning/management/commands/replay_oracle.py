@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from learning.formats.errors import FormatError
-from learning.oracle import PRESETS, STRATEGIES, ReplayConfig, replay
+from learning.oracle import PRESETS, STRATEGIES, ReplayConfig, replay, summarize_partial
 
 
 class Command(BaseCommand):
@@ -17,7 +17,11 @@ class Command(BaseCommand):
             "Writes results.csv, rmse_vs_labels.png and summary.json; last line JSON.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("project_dir", help="DeepLabCut project folder (config.yaml).")
+        parser.add_argument("project_dir", nargs="?",
+                            help="DeepLabCut project folder (config.yaml).")
+        parser.add_argument("--from-partial", action="store_true", dest="from_partial",
+                            help="Only summarise an interrupted run's results.partial.jsonl "
+                                 "in --out (complete seeds); trains nothing.")
         parser.add_argument("--out", required=True, help="Output folder.")
         parser.add_argument("--preset", choices=sorted(PRESETS), default="full",
                             help="Budget defaults (tiny: CI, full: the report).")
@@ -41,6 +45,17 @@ class Command(BaseCommand):
         parser.add_argument("--weights", help='JSON acquisition weights, e.g. {"tta": 2}.')
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if options["from_partial"]:
+            try:
+                summary = summarize_partial(options["out"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            self.stdout.write(f"summarised seeds {summary['complete_seeds']} from "
+                              f"{options['out']}/results.partial.jsonl; plot {summary['plot']}")
+            self.stdout.write(json.dumps(_result(summary)))
+            return
+        if not options["project_dir"]:
+            raise CommandError("project_dir is required (unless --from-partial)")
         values: dict[str, Any] = dict(PRESETS[options["preset"]])
         for key in ("seeds", "initial", "batch", "rounds", "minutes_per_round", "steps_per_round",
                     "initial_steps", "test_fraction",
@@ -59,7 +74,11 @@ class Command(BaseCommand):
                              log=lambda line: self.stdout.write(line))
         except (ValueError, FormatError) as exc:
             raise CommandError(str(exc)) from exc
-        result = {"strategies": {name: {k: v for k, v in s.items() if k != "spread"}
-                                 for name, s in summary["strategies"].items()},
-                  "dataset": summary["dataset"], "seeds": summary["seeds"]}
-        self.stdout.write(json.dumps(result))
+        self.stdout.write(json.dumps(_result(summary)))
+
+
+def _result(summary: dict[str, Any]) -> dict[str, Any]:
+    """The last printed line: per strategy final RMSE, labels to random's final, curve."""
+    return {"strategies": {name: {k: v for k, v in s.items() if k != "spread"}
+                           for name, s in summary["strategies"].items()},
+            "dataset": summary["dataset"], "seeds": summary["seeds"]}
