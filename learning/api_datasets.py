@@ -27,9 +27,8 @@ from rest_framework.views import APIView
 from accounts.access import PI_ONLY, get_project_for, has_role
 from accounts.api_permissions import ProjectScopedMixin
 from jobs.models import Job, JobKind, JobStatus
-from jobs.progress import create_job
 from jobs.serializers import JobSerializer
-from learning.exporting import DEFAULT_SCORER, FORMATS, export_path, run_export_job
+from learning.exporting import DEFAULT_SCORER, FORMATS, export_dataset, export_path
 from learning.formats.errors import FormatError
 from learning.importing import extract_project_zip, run_dlc_import
 from projects.models import Project
@@ -152,15 +151,11 @@ class DatasetExportApi(ProjectScopedMixin, APIView):
         project = self.get_project()
         data = ExportRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        job = create_job(project.pk, JobKind.EXPORT, params=dict(data.validated_data),
-                         user_id=request.user.pk)  # fmt: skip
-        try:
-            run_export_job(job.pk)
-        except FormatError as exc:
-            job.refresh_from_db()
-            body = {"detail": str(exc), "job": JobSerializer(job).data}
+        params = dict(data.validated_data)
+        job, error = export_dataset(project, params["format"], params["scorer"], request.user.pk)
+        if error is not None:
+            body = {"detail": error, "job": JobSerializer(job).data}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
-        job.refresh_from_db()
         return Response(_export_answer(job), status=status.HTTP_201_CREATED)
 
 

@@ -26,7 +26,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from annotation.agreement import consensus_keypoints
-from jobs.progress import report, running
+from jobs.models import Job, JobKind
+from jobs.progress import create_job, report, running
 from learning.formats.coco import write_coco
 from learning.formats.dlc import DLCConfig, write_dlc_project
 from learning.formats.errors import FormatError
@@ -312,3 +313,21 @@ def run_export_job(job_id: int) -> dict[str, Any]:
         )
         job.result = result.as_dict()
     return job.result
+
+
+def export_dataset(project: Project, fmt: str, scorer: str = DEFAULT_SCORER,
+                   user_id: int | None = None) -> tuple[Job, str | None]:
+    """Record an export Job and build it now (seconds for a few hundred frames).
+
+    Returns the Job (refreshed) and None, or, when the labels cannot be written in that
+    format (the job then failed), the Job and the reason.
+    """
+    job = create_job(project.pk, JobKind.EXPORT, params={"format": fmt, "scorer": scorer},
+                     user_id=user_id)
+    error = None
+    try:
+        run_export_job(job.pk)
+    except FormatError as exc:
+        error = str(exc)
+    job.refresh_from_db()
+    return job, error

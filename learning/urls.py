@@ -1,8 +1,8 @@
-"""Page routes under /projects/<project_id>/: the models page and its actions."""
+"""Page routes under /projects/<project_id>/: the models and analysis pages and their actions."""
 
 from django.urls import path
 
-from learning import views
+from learning import views, views_analysis
 
 app_name = "learning"
 
@@ -12,4 +12,7 @@ urlpatterns = [
     path("models/<int:version_id>/", views.version_page, name="version"),
     path("models/<int:version_id>/cancel/", views.cancel_action, name="cancel"),
     path("models/<int:version_id>/activate/", views.activate_action, name="activate"),
+    path("analysis/", views_analysis.analysis_page, name="analysis"),
+    path("analysis/videos/<int:video_id>/", views_analysis.analyze_action, name="analyze"),
+    path("analysis/dataset/", views_analysis.dataset_export_action, name="dataset-export"),
 ]

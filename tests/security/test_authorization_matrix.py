@@ -84,6 +84,9 @@ ROUTES: dict[str, dict[str, Rule]] = {
     P + "models/<int:version_id>/cancel/": {"post": page(PI)},
     P + "models/<int:version_id>/activate/": {"post": page(PI)},
     P + "dashboard/": {"get": page(REVIEWERS)},
+    P + "analysis/": {"get": page(PI)},
+    P + "analysis/videos/<int:video_id>/": {"post": page(PI)},
+    P + "analysis/dataset/": {"post": page(PI)},
     "accounts/login/": {"get": page(PUBLIC), "post": page(PUBLIC)},
     "accounts/logout/": {"post": page(PUBLIC)},
     # An invitation link is the secret: whoever holds it sees it (accepting needs a login).
