@@ -32,7 +32,10 @@ def _analyses(project_id: int, video: Video) -> list[dict[str, Any]]:
             "project_id": project_id, "video_id": video.pk,
             "analysis_id": manifest["job_id"], "filename": name}))
             for name in manifest["files"]]
-        shown.append({"manifest": manifest, "files": files})
+        preview = reverse("api:video-analysis-frame", kwargs={
+            "project_id": project_id, "video_id": video.pk,
+            "analysis_id": manifest["job_id"], "index": 0})
+        shown.append({"manifest": manifest, "files": files, "preview": preview})
     return shown
 
 

@@ -32,7 +32,8 @@ def test_labeling_project_and_dashboard_pages_log_no_csp_violation(open_tab, lab
     pi = MembershipFactory(project=lab.project, role=Role.PI).user
     p = lab.project.pk
     for user, path in ((lab.annotator, f"/projects/{p}/label/"), (pi, f"/projects/{p}/"),
-                       (pi, f"/projects/{p}/dashboard/"), (pi, f"/projects/{p}/models/")):
+                       (pi, f"/projects/{p}/dashboard/"), (pi, f"/projects/{p}/models/"),
+                       (pi, f"/projects/{p}/analysis/")):
         tab = open_tab(user)
         tab.page.context.add_init_script(LISTEN)
         events, console = _visit(tab, f"{live_server.url}{path}")

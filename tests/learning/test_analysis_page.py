@@ -94,6 +94,9 @@ def test_finished_analysis_offers_its_files_for_download(project, users, video_a
     assert download.status_code == 200
     assert b"".join(download.streaming_content)[:8] == b"\x89HDF\r\n\x1a\n"
     assert _client(users["annotator"]).get(links[0]).status_code == 403
+    preview = re.search(r'href="([^"]+/frames/0/)"', page).group(1)
+    png = client.get(preview)
+    assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_model_bundle_form_posts_to_the_api_with_csrf(project, users, video_and_model):
