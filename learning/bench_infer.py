@@ -32,7 +32,7 @@ import torch
 
 from learning.engine.checkpoint import load_model, save_checkpoint
 from learning.engine.config import ModelConfig
-from learning.engine.data import PoseSample, load_image, resize_for_network, round_up
+from learning.engine.data import PoseSample, load_image, pad_to_multiple, resize_for_network
 from learning.engine.export import (
     OnnxRunner,
     Runner,
@@ -184,8 +184,7 @@ def _labels_rmse(runner: Runner, cfg: ModelConfig, samples: list[PoseSample],
     poses = []
     for sample in samples:
         small, scale = resize_for_network(load_image(sample.image_path), cfg.input_scale)
-        image = np.zeros((round_up(small.shape[0]), round_up(small.shape[1]), 3), np.uint8)
-        image[: small.shape[0], : small.shape[1]] = small
+        image = pad_to_multiple([small])[0]
         if tracked:  # row 0 whole (a keyframe) centres the window that row 1 runs on
             batch = FrameBatch(0, np.stack([image, image]), np.stack([scale, scale]))
             poses.append(CropTracker(runner, cfg, TrackingConfig())(batch, {0})[1])

@@ -86,6 +86,17 @@ def round_up(n: int, multiple: int = SIZE_MULTIPLE) -> int:
     return int(math.ceil(n / multiple) * multiple)
 
 
+def pad_to_multiple(images: Sequence[np.ndarray], multiple: int = SIZE_MULTIPLE) -> np.ndarray:
+    """uint8 (B, H, W, 3) batch of (H_i, W_i, 3) images, zero-padded at the bottom/right to the
+    largest height and width rounded up to `multiple` (what the network's strides need)."""
+    height = round_up(max(im.shape[0] for im in images), multiple)
+    width = round_up(max(im.shape[1] for im in images), multiple)
+    batch = np.zeros((len(images), height, width, 3), dtype=np.uint8)
+    for i, image in enumerate(images):
+        batch[i, : image.shape[0], : image.shape[1]] = image
+    return batch
+
+
 def training_size(samples: Sequence[PoseSample], scale: float) -> tuple[int, int]:
     """(height, width) that holds every sample's resized image, rounded up to 32."""
     from PIL import Image  # header-only size read; cv2 would decode the whole image

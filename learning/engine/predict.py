@@ -13,8 +13,8 @@ from learning.engine.config import ModelConfig
 from learning.engine.data import (
     PoseSample,
     load_image,
+    pad_to_multiple,
     resize_for_network,
-    round_up,
     to_original_coords,
 )
 from learning.engine.decode import Refine, decode
@@ -41,12 +41,8 @@ def predict_batch(
     float32 (N, K, h, w) (probabilities, padded to the batch's largest image).
     """
     resized = [resize_for_network(np.asarray(im), cfg.input_scale) for im in images]
-    height = round_up(max(r.shape[0] for r, _ in resized))
-    width = round_up(max(r.shape[1] for r, _ in resized))
-    batch = torch.zeros(len(images), 3, height, width, dtype=torch.uint8)
-    for i, (image, _) in enumerate(resized):
-        batch[i, :, : image.shape[0], : image.shape[1]] = torch.from_numpy(image).permute(2, 0, 1)
-    x = batch.to(device).float().div_(255)
+    batch = torch.from_numpy(pad_to_multiple([image for image, _ in resized]))
+    x = batch.permute(0, 3, 1, 2).contiguous().to(device).float().div_(255)
     heat_logits, locref = model(x)
     heatmaps = torch.sigmoid(heat_logits.float())
     xy, likelihood = decode(cfg, heatmaps, None if locref is None else locref.float(), refine)

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from learning.engine.config import ModelConfig
-from learning.engine.data import resize_for_network, round_up, to_original_coords
+from learning.engine.data import pad_to_multiple, resize_for_network, to_original_coords
 from learning.engine.decode import Refine, decode
 from learning.engine.export import Runner
 
@@ -76,12 +76,7 @@ def _decode_batches(
                 index += 1
             if not frames:
                 return
-            height = round_up(max(f.shape[0] for f in frames))
-            width = round_up(max(f.shape[1] for f in frames))
-            images = np.zeros((len(frames), height, width, 3), dtype=np.uint8)
-            for i, f in enumerate(frames):
-                images[i, : f.shape[0], : f.shape[1]] = f
-            yield FrameBatch(index - len(frames), images, np.stack(scales))
+            yield FrameBatch(index - len(frames), pad_to_multiple(frames), np.stack(scales))
             if len(frames) < batch_size:
                 return
     finally:
