@@ -4,8 +4,14 @@ A labeled DeepLabCut project plays the annotator. A fixed held-out test set is s
 (the same for every seed and strategy); the rest is the unlabeled pool, whose labels are
 revealed only when a strategy selects a frame. Per seed, the first `initial` frames are drawn
 at random (the same for every strategy) and one model is trained on them; then each strategy
-runs `rounds` rounds of: select `batch` frames, train for a fixed time budget (warm-started
-from the previous round), measure the test RMSE. Uses the engine and formats directly.
+runs `rounds` rounds of: select `batch` frames, train for a fixed budget, measure the test
+RMSE. Uses the engine and formats directly.
+
+Where a round's training starts (`warm_start`): "previous" continues from the previous
+round's model (as the platform does), so the last round has also had the most training;
+"round0" starts every round from the round-0 model, so every point of a curve after round 0
+has had the same training and differs from the others only by its labels; "none" trains every
+round from the initial weights.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from learning.engine.uncertainty import (
 from learning.formats.dlc import read_dlc_project
 
 STRATEGIES: tuple[str, ...] = ("random", "kmeans", "uncertainty", "hybrid")
+WARM_STARTS: tuple[str, ...] = ("previous", "round0", "none")
 TEST_SPLIT_SEED = 20240601
 Log = Callable[[str], None]
 
@@ -76,7 +83,7 @@ class ReplayConfig:
     input_scale: float = 0.5
     head_channels: int = 64
     lr: float = 2e-3
-    warm_start: bool = True
+    warm_start: str = "previous"
     weights: dict[str, float] = field(default_factory=dict)
     threads: int | None = None
 
@@ -88,6 +95,8 @@ class ReplayConfig:
             raise ValueError("seeds, initial and batch must be >= 1, rounds >= 0")
         if self.initial_steps is not None and (self.initial_steps < 1 or not self.steps_per_round):
             raise ValueError("initial_steps must be >= 1 and needs steps_per_round")
+        if self.warm_start not in WARM_STARTS:
+            raise ValueError(f"warm_start must be one of {WARM_STARTS}, got {self.warm_start!r}")
         if not 0 < self.test_fraction < 1 or self.minutes_per_round <= 0:
             raise ValueError("test_fraction must be in (0, 1) and minutes_per_round > 0")
 
@@ -273,8 +282,8 @@ class _Replay:
                 select_s = time.perf_counter() - start
                 labeled = labeled + picked
                 previous = copy.deepcopy(model)
-                model, ckpt, secs = self.fit(labeled, seed, ckpt if self.cfg.warm_start else None,
-                                             f"s{seed}-{strategy}-r{rnd}")
+                init = {"previous": ckpt, "round0": ckpt0, "none": None}[self.cfg.warm_start]
+                model, ckpt, secs = self.fit(labeled, seed, init, f"s{seed}-{strategy}-r{rnd}")
                 self.record(strategy, seed, rnd, labeled, self.test_rmse(model), secs, select_s,
                             picked)
 

@@ -105,3 +105,29 @@ def test_summarising_needs_a_partial_file_with_a_complete_seed(tmp_path):
         call_command("replay_oracle", "--from-partial", "--out", str(tmp_path))
     with pytest.raises(CommandError, match="project_dir is required"):
         call_command("replay_oracle", "--out", str(tmp_path))
+
+
+@pytest.mark.parametrize(("warm_start", "expected"), [
+    ("previous", [None, "s0-r0", "s0-random-r1"]),
+    ("round0", [None, "s0-r0", "s0-r0"]),
+    ("none", [None, None, None]),
+])
+def test_warm_start_decides_where_each_round_trains_from(monkeypatch, warm_start, expected):
+    state = _replay_state(strategies=("random",), initial=4, batch=4, rounds=2,
+                          steps_per_round=10, warm_start=warm_start)
+    inits: list[str | None] = []
+
+    def fake_fit(labeled, seed, init, tag, steps=None):
+        inits.append(init)
+        return object(), tag, 0.0
+
+    monkeypatch.setattr(state, "fit", fake_fit)
+    monkeypatch.setattr(state, "test_rmse", lambda model: 1.0)
+    state.run_seed(0)
+    assert inits == expected
+    assert [row["n_labels"] for row in state.rows] == [4, 8, 12]
+
+
+def test_unknown_warm_start_is_refused():
+    with pytest.raises(ValueError, match="warm_start"):
+        ReplayConfig(warm_start="yesterday")

@@ -9,7 +9,14 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from learning.formats.errors import FormatError
-from learning.oracle import PRESETS, STRATEGIES, ReplayConfig, replay, summarize_partial
+from learning.oracle import (
+    PRESETS,
+    STRATEGIES,
+    WARM_STARTS,
+    ReplayConfig,
+    replay,
+    summarize_partial,
+)
 
 
 class Command(BaseCommand):
@@ -42,6 +49,10 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int)
         parser.add_argument("--hybrid-method", choices=["cluster", "kcenter"],
                             dest="hybrid_method")
+        parser.add_argument("--warm-start", choices=WARM_STARTS, dest="warm_start",
+                            help="Where each round's training starts: the previous round's "
+                                 "model (default), the round-0 model (equal training for every "
+                                 "round), or the initial weights.")
         parser.add_argument("--weights", help='JSON acquisition weights, e.g. {"tta": 2}.')
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -59,7 +70,8 @@ class Command(BaseCommand):
         values: dict[str, Any] = dict(PRESETS[options["preset"]])
         for key in ("seeds", "initial", "batch", "rounds", "minutes_per_round", "steps_per_round",
                     "initial_steps", "test_fraction",
-                    "input_scale", "head_channels", "backbone", "threads", "hybrid_method"):
+                    "input_scale", "head_channels", "backbone", "threads", "hybrid_method",
+                    "warm_start"):
             if options.get(key) is not None:
                 values[key] = options[key]
         if options.get("minutes_per_round") is not None and options.get("steps_per_round") is None:
