@@ -32,7 +32,13 @@ import torch
 
 from learning.engine.checkpoint import load_model, save_checkpoint
 from learning.engine.config import ModelConfig
-from learning.engine.data import PoseSample, load_image, pad_to_multiple, resize_for_network
+from learning.engine.data import (
+    PoseSample,
+    load_image,
+    pad_to_multiple,
+    resize_for_network,
+    round_up,
+)
 from learning.engine.export import (
     OnnxRunner,
     Runner,
@@ -42,7 +48,7 @@ from learning.engine.export import (
     export_torchscript,
 )
 from learning.engine.metrics import evaluate
-from learning.engine.network import PoseNet
+from learning.engine.network import PoseNet, forward_gflop
 from learning.engine.quantize import quantize_onnx_int8, video_calibration
 from learning.engine.tracking import CropTracker, TrackingConfig, analyze_video_tracked
 from learning.engine.video import FrameBatch, analyze_video, decode_outputs
@@ -216,6 +222,30 @@ def _frame_count(video: str) -> int:
     return n
 
 
+def _network_input(video: str, cfg: ModelConfig) -> tuple[int, int]:
+    """(height, width) of the padded network input for this video's frames."""
+    import cv2
+
+    cap = cv2.VideoCapture(video)
+    width, height = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+                     int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    cap.release()
+    return (round_up(max(1, round(height * cfg.input_scale)), 32),
+            round_up(max(1, round(width * cfg.input_scale)), 32))
+
+
+def _work(model: PoseNet, video: str, cfg: ModelConfig, stdout: TextIO) -> dict[str, float]:
+    """GFLOP per whole frame and per tracked window: what a frame rate asks of the CPU."""
+    height, width = _network_input(video, cfg)
+    crop = TrackingConfig().crop_size
+    work = {"whole_frame": forward_gflop(model, height, width),
+            "window": forward_gflop(model, crop, crop)}
+    stdout.write(f"network work: {work['whole_frame']:.2f} GFLOP per whole frame "
+                 f"({width}x{height} network pixels), {work['window']:.2f} per {crop}x{crop} "
+                 f"window; 60 fps on whole frames needs {60 * work['whole_frame']:.0f} GFLOP/s\n")
+    return {k: round(v, 3) for k, v in work.items()}
+
+
 def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     """Measure every backend end to end, pick the fastest accurate one, then 1 vs 2 workers."""
     from learning.analysis import DEFAULT_PCUTOFF as pcutoff  # Django models: not at import
@@ -231,6 +261,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     stdout.write(f"model: {source}; {cfg.backbone}, input scale {cfg.input_scale}; "
                  f"{frames} frames, batch {batch}, {cores} cores, load {os.getloadavg()}\n")
+    work = _work(model, video, cfg, stdout)
     fps: dict[str, float] = {}
     poses: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory(prefix="bench-infer-") as tmp:
@@ -292,6 +323,10 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
                      4) for b, p in poses.items()},
         "confident_vs_eager_by_backend": confident,
         "labels_rmse_px_by_backend": {b: round(v, 3) for b, v in labels_rmse.items()},
+        "gflop_per_frame": work,
+        # Achieved arithmetic rate of the whole-frame backends (fps x work per frame).
+        "gflops_by_backend": {b: round(v * work["whole_frame"], 1) for b, v in fps.items()
+                              if not b.endswith(TRACKED)},
         "fps_by_workers": {str(w): round(v, 2) for w, v in by_workers.items()},
         "workers_speedup": round(speedup, 3),
         "model": source,

@@ -346,6 +346,10 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
     return csv_path, png_path
 
 
+def _seeds_label(n: int) -> str:
+    return "1 seed" if n == 1 else f"{n} seeds, mean ± sd"
+
+
 def complete_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rows of the seeds whose every strategy reached the last round any row reached
     (an interrupted run's unfinished seed would bias the means toward the early rounds)."""
@@ -374,7 +378,7 @@ def summarize_partial(out_dir: str | Path) -> dict[str, Any]:
                                "complete_seeds": seeds, "from_partial": True}
     csv_path, png_path = write_outputs(rows, summary, out,
                                        f"{rows[0]['dataset']}: test RMSE vs labels "
-                                       f"({len(seeds)} seeds, mean ± sd)")
+                                       f"({_seeds_label(len(seeds))})")
     summary["csv"], summary["plot"] = str(csv_path), str(png_path)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
@@ -412,7 +416,7 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
     }
     csv_path, png_path = write_outputs(state.rows, summary, out,
                                        f"{data.name}: test RMSE vs labels "
-                                       f"({cfg.seeds} seeds, mean ± sd)")
+                                       f"({_seeds_label(cfg.seeds)})")
     summary["csv"], summary["plot"] = str(csv_path), str(png_path)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -158,3 +158,13 @@ def build_model(cfg: ModelConfig) -> PoseNet:
     if path:
         model.load_backbone_weights(path)
     return model
+
+
+def forward_gflop(model: nn.Module, height: int, width: int) -> float:
+    """Floating-point work (GFLOP; a multiply-add counts 2) of one forward pass on a
+    (height, width) image, counted by PyTorch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros(1, 3, height, width))
+    return counter.get_total_flops() / 1e9

@@ -42,6 +42,11 @@ def test_bench_infer_prints_the_figures_last(project, labeled_frames, tmp_path):
     assert confident["onnxruntime"]["max_abs_diff_px"] < 0.01
     assert all(0 <= c["flipped_share"] <= 1 for c in confident.values())
     assert all(v >= 0 for v in result["labels_rmse_px_by_backend"].values())
+    work = result["gflop_per_frame"]
+    # 160x120 video at scale 0.5 -> 96x64 network pixels, smaller than the 160x160 window
+    assert 0 < work["whole_frame"] < work["window"]
+    assert set(result["gflops_by_backend"]) == {"torch", "onnxruntime", "onnxruntime-int8"}
+    assert "GFLOP per whole frame" in text
 
 
 @pytest.mark.django_db
