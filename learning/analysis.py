@@ -9,6 +9,10 @@ the result folder ``projects/<pid>/analyses/<video id>-<stem>-v<iteration>/``:
 
 - ``<stem><scorer>.h5`` / ``.csv``: the DeepLabCut pose table (scorer ``PoseLoop_<project>_v<n>``),
 - ``<stem><scorer>_filtered.h5`` / ``.csv`` (optional): running median, then pcutoff -> NaN,
+- ``<stem><scorer>_plain.csv`` / ``.parquet``: the same poses (filtered ones when filtering is
+  on) as plain tables for spreadsheets and data frames: CSV one row per frame
+  (``frame, <part>_x, <part>_y, <part>_likelihood``), Parquet one row per frame and body part
+  (``frame, bodypart, x, y, likelihood``),
 - ``<stem><scorer>_labeled.mp4`` (optional): the video with the points drawn,
 - ``manifest.json``: which job wrote the folder, its files and parameters.
 
@@ -50,7 +54,13 @@ from learning.engine.export import OnnxRunner, Runner, TorchRunner, export_onnx
 from learning.engine.quantize import quantize_onnx_int8, video_calibration
 from learning.engine.tracking import TrackingConfig, analyze_video_tracked
 from learning.engine.video import analyze_video
-from learning.formats.pose_table import apply_pcutoff, median_filter, write_pose_table
+from learning.formats.pose_table import (
+    apply_pcutoff,
+    median_filter,
+    write_pose_csv,
+    write_pose_parquet,
+    write_pose_table,
+)
 from learning.models import ModelVersion, VersionStatus
 from learning.registry import current_version, loaded_model
 from projects.models import Project
@@ -427,12 +437,15 @@ def _write_files(
     stem = video_stem(video)
     h5, csv = write_pose_table(folder / f"{stem}{scorer}", scorer, bodyparts, poses)
     files = [h5.name, csv.name]
+    plain = poses
     if params.get("filtered"):
-        filtered = apply_pcutoff(median_filter(poses, int(params["median_window"])),
-                                 float(params["pcutoff"]))
+        plain = apply_pcutoff(median_filter(poses, int(params["median_window"])),
+                              float(params["pcutoff"]))
         fh5, fcsv = write_pose_table(folder / f"{stem}{scorer}_filtered", scorer, bodyparts,
-                                     filtered)
+                                     plain)
         files += [fh5.name, fcsv.name]
+    files += [write_pose_csv(folder / f"{stem}{scorer}_plain.csv", bodyparts, plain).name,
+              write_pose_parquet(folder / f"{stem}{scorer}_plain.parquet", bodyparts, plain).name]
     if params.get("labeled_video"):
         from learning.labeled_video import render_for_video
 

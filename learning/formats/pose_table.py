@@ -1,4 +1,4 @@
-"""Pose tables from video analysis, DeepLabCut style, plus plain CSV exports and filters.
+"""Pose tables from video analysis, DeepLabCut style, plus plain CSV / Parquet and filters.
 
 A pose table holds, for every video frame, x, y and likelihood of each body part.
 DeepLabCut writes it as ``<video stem><scorer>.h5`` (key ``df_with_missing``, PyTables
@@ -195,13 +195,9 @@ def median_filter(poses: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def write_pose_csv(
-    path: str | Path,
-    bodyparts: Sequence[str],
-    poses: np.ndarray,
-    layout: str = "wide",
-) -> Path:
-    """Plain CSV for spreadsheets; poses (frames, keypoints, 3).
+def plain_frame(bodyparts: Sequence[str], poses: np.ndarray, layout: str = "wide"
+                ) -> pd.DataFrame:
+    """Poses (frames, keypoints, 3) as one flat table.
 
     ``wide``: one row per frame, columns frame, <part>_x, <part>_y, <part>_likelihood.
     ``long``: one row per frame and body part, columns frame, bodypart, x, y, likelihood.
@@ -214,16 +210,37 @@ def write_pose_csv(
             columns=[f"{bp}_{c}" for bp in table.bodyparts for c in POSE_COORDS],
         )
         df.insert(0, "frame", np.arange(n))
-    elif layout == "long":
-        df = pd.DataFrame(
+        return df
+    if layout == "long":
+        return pd.DataFrame(
             {
                 "frame": np.repeat(np.arange(n), k),
                 "bodypart": np.tile(np.array(table.bodyparts, dtype=object), n),
                 **{c: table.poses[..., i].ravel() for i, c in enumerate(POSE_COORDS)},
             }
         )
-    else:
-        raise ValueError(f"layout must be 'wide' or 'long', got {layout!r}")
+    raise ValueError(f"layout must be 'wide' or 'long', got {layout!r}")
+
+
+def write_pose_csv(
+    path: str | Path,
+    bodyparts: Sequence[str],
+    poses: np.ndarray,
+    layout: str = "wide",
+) -> Path:
+    """Plain CSV for spreadsheets (see `plain_frame` for the layouts)."""
     path = Path(path)
-    df.to_csv(path, index=False)
+    plain_frame(bodyparts, poses, layout).to_csv(path, index=False)
+    return path
+
+
+def write_pose_parquet(
+    path: str | Path,
+    bodyparts: Sequence[str],
+    poses: np.ndarray,
+    layout: str = "long",
+) -> Path:
+    """Parquet (pyarrow) for pandas / polars / R; tidy ``long`` rows by default."""
+    path = Path(path)
+    plain_frame(bodyparts, poses, layout).to_parquet(path, index=False)
     return path

@@ -134,6 +134,13 @@ def test_pose_table_is_read_by_pandas_and_movement(setup):
     low = filtered[..., 2] < 0.5
     assert np.isnan(filtered[..., 0][low]).all()
     assert {f.name for f in folder.iterdir()} == {*job.result["files"], "manifest.json"}
+    # the plain tables hold the filtered poses: frame by frame in CSV, tidy rows in Parquet
+    wide = pd.read_csv(folder / h5.name.replace(".h5", "_plain.csv"))
+    assert len(wide) == N_FRAMES and wide.columns[0] == "frame"
+    assert np.array_equal(np.isnan(wide.iloc[:, 1::3].to_numpy()), low)
+    tidy = pd.read_parquet(folder / h5.name.replace(".h5", "_plain.parquet"))
+    assert len(tidy) == N_FRAMES * filtered.shape[1]
+    assert np.allclose(tidy["likelihood"].to_numpy(), filtered[..., 2].ravel())
 
 
 def test_a_failed_chunk_publishes_nothing(setup, monkeypatch):

@@ -14,6 +14,7 @@ from learning.formats.pose_table import (
     median_filter,
     read_pose_table,
     write_pose_csv,
+    write_pose_parquet,
     write_pose_table,
 )
 
@@ -102,6 +103,18 @@ def test_plain_csv_wide_and_long(poses: np.ndarray, tmp_path: Path) -> None:
     assert len(long) == 30 * 4
     row = long[(long.frame == 7) & (long.bodypart == "tailbase")].iloc[0]
     assert row.x == pytest.approx(poses[7, 3, 0])
+
+
+def test_plain_parquet_is_tidy_and_keeps_nan(poses: np.ndarray, tmp_path: Path) -> None:
+    poses = poses.copy()
+    poses[3, 1, :2] = np.nan
+    table = pd.read_parquet(write_pose_parquet(tmp_path / "p.parquet", PARTS, poses))
+    assert table.columns.tolist() == ["frame", "bodypart", "x", "y", "likelihood"]
+    assert len(table) == 30 * 4
+    hidden = table[(table.frame == 3) & (table.bodypart == PARTS[1])].iloc[0]
+    assert np.isnan(hidden.x) and np.isnan(hidden.y)
+    row = table[(table.frame == 7) & (table.bodypart == "tailbase")].iloc[0]
+    assert (row.x, row.y) == pytest.approx(tuple(poses[7, 3, :2]))
 
 
 @pytest.mark.parametrize(("shape", "message"), [((5, 4, 2), "shaped"), ((5, 3, 3), "shaped")])
