@@ -22,7 +22,8 @@ from annotation.serializers import (
 
 
 class ReviewNextApi(AnnotationScopedMixin, APIView):
-    """The oldest submitted label of someone else, with the frame's other labels; 204 if none."""
+    """The next label of someone else to review (likely label errors first, then the oldest
+    submitted), with the frame's other labels; 204 if none."""
 
     write_roles = REVIEWERS
 
@@ -32,7 +33,8 @@ class ReviewNextApi(AnnotationScopedMixin, APIView):
         label = next_for_review(self.get_project(), request.user)
         if label is None:
             return Response(status=status.HTTP_204_NO_CONTENT)
-        body = {"label": label, "frame": label.frame, "others": other_labels(label)}
+        body = {"label": label, "frame": label.frame, "others": other_labels(label),
+                "suspect": label.suspect}
         return Response(ReviewNextOutSerializer(body).data)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.utils import timezone
 
@@ -21,17 +22,44 @@ from annotation.models import (
     ReviewDecision,
 )
 from annotation.queue import send_back
+from jobs.models import Job, JobKind, JobStatus
 from projects.models import Project
 
 REVIEWABLE = (LabelStatus.SUBMITTED, LabelStatus.ACCEPTED)
 
 
+def suspect_frame_ids(project: Project) -> list[int]:
+    """Labeled frames whose skeleton the newest scoring run found implausible (limb lengths
+    far from the other labels': likely label errors; `learning.scoring`)."""
+    job = (Job.objects.filter(project=project, kind=JobKind.SCORE, status=JobStatus.SUCCEEDED)
+           .order_by("-finished_at", "-id").only("result").first())
+    ids = (job.result or {}).get("suspect_label_frame_ids", []) if job else []
+    return [int(i) for i in ids]
+
+
 def next_for_review(project: Project, reviewer: AbstractBaseUser) -> Label | None:
-    """The oldest submitted label of someone else, or None. Read-only: two reviewers may get
-    the same label; the second decision is then applied on top of the first."""
-    return (Label.objects.filter(project=project, status=LabelStatus.SUBMITTED)
-            .exclude(annotator=reviewer).select_related("frame", "annotator")
-            .order_by("submitted_at", "id").first())
+    """The next label of someone else to review, or None; `label.suspect` says why.
+
+    Likely label errors come first: a label on a frame the newest scoring run flagged as
+    implausible, submitted or already accepted, unless its current version has been reviewed
+    (so an accepted verdict sticks until the label changes). Then the oldest submitted label.
+    Read-only: two reviewers may get the same label; the second decision is then applied on
+    top of the first.
+    """
+    others = (Label.objects.filter(project=project).exclude(annotator=reviewer)
+              .select_related("frame", "annotator"))
+    suspects = suspect_frame_ids(project)
+    if suspects:
+        reviewed = Review.objects.filter(label=OuterRef("pk"), label_version=OuterRef("version"))
+        label = (others.filter(frame_id__in=suspects, status__in=REVIEWABLE)
+                 .exclude(Exists(reviewed)).order_by("frame_id", "id").first())
+        if label is not None:
+            label.suspect = True
+            return label
+    label = others.filter(status=LabelStatus.SUBMITTED).order_by("submitted_at", "id").first()
+    if label is not None:
+        label.suspect = False
+    return label
 
 
 def other_labels(label: Label) -> list[Label]:

@@ -157,6 +157,9 @@ class ReviewNextOutSerializer(serializers.Serializer):
     label = LabelSerializer()
     frame = FrameBriefSerializer()
     others = LabelSerializer(many=True)
+    suspect = serializers.BooleanField(
+        help_text="The newest scoring run found this frame's skeleton implausible: a likely "
+                  "label error.")
 
 
 class BodyPartAgreementSerializer(serializers.Serializer):

@@ -178,3 +178,42 @@ def test_editing_a_submitted_label_updates_the_agreement(project, frames, users,
     assert edited.status == LabelStatus.SUBMITTED
     distances = AgreementRecord.objects.values_list("mean_distance_px", flat=True)
     assert sorted(distances) == pytest.approx([4.0] * project.bodyparts.count())
+
+
+def _scored(project, suspects):
+    from django.utils import timezone
+
+    from jobs.models import Job, JobKind, JobStatus
+
+    return Job.objects.create(project=project, kind=JobKind.SCORE, status=JobStatus.SUCCEEDED,
+                              finished_at=timezone.now(),
+                              result={"suspect_label_frame_ids": [f.pk for f in suspects]})
+
+
+def test_likely_label_errors_are_reviewed_first(project, frames, as_user, users, annotator2):
+    older = submitted(project, frames[0], users["annotator"])
+    suspect = submitted(project, frames[1], annotator2)
+    url = f"/api/projects/{project.pk}/review/next/"
+    data = as_user("reviewer").post(url).json()
+    assert data["label"]["id"] == older.pk and data["suspect"] is False
+    _scored(project, [frames[1]])
+    data = as_user("reviewer").post(url).json()
+    assert data["label"]["id"] == suspect.pk and data["suspect"] is True
+
+
+def test_a_suspect_is_offered_until_its_current_version_is_reviewed(project, frames, as_user,
+                                                                    users):
+    from annotation.models import LabelStatus as Status
+
+    imported = LabelFactory(frame=frames[0], annotator=users["annotator"],
+                            status=Status.ACCEPTED)  # accepted without a review (an import)
+    reviewed = submitted(project, frames[1], users["annotator"])
+    url = f"/api/projects/{project.pk}/review/next/"
+    assert review(as_user("reviewer"), project, reviewed, decision="accept").status_code == 200
+    assert as_user("reviewer").post(url).status_code == 204  # nothing submitted is left
+    _scored(project, [frames[0], frames[1]])  # a scoring run finds both skeletons implausible
+    data = as_user("reviewer").post(url).json()
+    assert data["label"]["id"] == imported.pk and data["suspect"] is True
+    assert review(as_user("reviewer"), project, imported, decision="accept").status_code == 200
+    # both versions now carry a reviewer's verdict: settled, not offered again and again
+    assert as_user("reviewer").post(url).status_code == 204

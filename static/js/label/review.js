@@ -68,8 +68,8 @@ async function loadNext() {
     showEmpty();
     return;
   }
-  const { label, frame, others } = answer.data;
-  Object.assign(state, { label, frame, others: others || [], prediction: null });
+  const { label, frame, others, suspect } = answer.data;
+  Object.assign(state, { label, frame, others: others || [], prediction: null, suspect: !!suspect });
   state.set.load(label.points);
   state.otherSets = state.others.map((other) => {
     const set = new PointSet(state.parts);
@@ -125,7 +125,9 @@ function renderInfo() {
   const where = frame.frame_index === null || frame.frame_index === undefined
     ? `Frame ${frame.id}` : `Frame ${frame.frame_index} of video ${frame.video}`;
   $("frame-info").textContent = `${where} · label by ${label.annotator}`;
+  root.dataset.suspect = state.suspect ? "true" : "false";
   const facts = [
+    ...(state.suspect ? [["Check", "Unusual skeleton compared with the other labels: likely label error"]] : []),
     ["Annotator", label.annotator], ["Version", `v${label.version}`], ["Source", label.source.replace("_", " ")],
     ["Time spent", duration(label.seconds_spent || 0)], ["Saved", ago(label.updated_at)],
     ["Others", state.others.length ? state.others.map((o) => o.annotator).join(", ") : "none"],
