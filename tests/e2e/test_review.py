@@ -61,3 +61,21 @@ def test_review_reject_then_correct(lab, open_tab, live_server):
     third.refresh_from_db()
     assert third.status == "accepted" and third.source == "human"
     tab.assert_no_console_errors()
+
+
+def test_a_likely_label_error_comes_first_and_says_so(lab, open_tab, live_server):
+    from django.utils import timezone
+
+    from jobs.models import Job, JobKind, JobStatus
+
+    submitted(lab, lab.frames[0], lab.annotator)
+    suspect = submitted(lab, lab.frames[1], lab.annotator, shift=30.0)
+    Job.objects.create(project=lab.project, kind=JobKind.SCORE, status=JobStatus.SUCCEEDED,
+                       finished_at=timezone.now(),
+                       result={"suspect_label_frame_ids": [lab.frames[1].pk]})
+    tab = open_tab(lab.reviewer, "/")
+    tab.page.goto(f"{live_server.url}/projects/{lab.project.pk}/review/")
+    tab.page.wait_for_selector(
+        f"#review-app[data-state=reviewing][data-label-id='{suspect.pk}'][data-suspect=true]")
+    assert tab.page.is_visible("#facts >> text=likely label error")
+    tab.assert_no_console_errors()
