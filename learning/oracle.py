@@ -289,7 +289,9 @@ class _Replay:
 
 
 def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str, Any]:
-    """Per strategy: mean/std curve over seeds, final RMSE, labels to reach random's final."""
+    """Per strategy: mean/std curve over seeds, final RMSE, labels to reach random's final, and
+    the mean RMSE over the rounds after the shared round 0 (the area under the learning curve
+    per round: less at the mercy of one noisy last point than the final value)."""
     curves: dict[str, list[tuple[int, float, float]]] = {}
     for strategy in strategies:
         by_labels: dict[int, list[float]] = {}
@@ -304,9 +306,11 @@ def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str
         reach = None
         if random_final is not None:
             reach = next((n for n, mean, _ in curve if mean <= random_final), None)
+        after = [mean for _, mean, _ in curve[1:]]
         out[strategy] = {
             "final_rmse_px": round(curve[-1][1], 3) if curve else None,
             "labels_to_random_final": reach,
+            "mean_rmse_px": round(float(np.mean(after)), 3) if after else None,
             "curve": [[n, round(mean, 3)] for n, mean, _ in curve],
             "spread": [[n, round(std, 3)] for n, _, std in curve],
         }
@@ -332,7 +336,9 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
         labels = np.array([n for n, _ in result["curve"]], dtype=float)
         mean = np.array([m for _, m in result["curve"]])
         std = np.array([s for _, s in result["spread"]])
-        ax.plot(labels, mean, marker="o", label=strategy)
+        area = result.get("mean_rmse_px")
+        ax.plot(labels, mean, marker="o",
+                label=strategy if area is None else f"{strategy} (mean after round 0 {area:.2f})")
         ax.fill_between(labels, mean - std, mean + std, alpha=0.15)
     ax.set_xlabel("labeled frames")
     ax.set_ylabel("test RMSE (px)")

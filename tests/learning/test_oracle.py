@@ -41,6 +41,7 @@ def test_labels_to_random_final_is_the_first_count_reaching_it():
     assert out["hybrid"]["labels_to_random_final"] == 20
     assert out["kmeans"]["labels_to_random_final"] is None
     assert out["hybrid"]["curve"] == [[10, 40], [20, 19], [30, 15]]
+    assert out["hybrid"]["mean_rmse_px"] == 17 and out["random"]["mean_rmse_px"] == 25
 
 
 def _replay_state(**config):
