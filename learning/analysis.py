@@ -57,8 +57,7 @@ from learning.engine.video import analyze_video
 from learning.formats.pose_table import (
     apply_pcutoff,
     median_filter,
-    write_pose_csv,
-    write_pose_parquet,
+    write_plain_table,
     write_pose_table,
 )
 from learning.models import ModelVersion, VersionStatus
@@ -444,8 +443,8 @@ def _write_files(
         fh5, fcsv = write_pose_table(folder / f"{stem}{scorer}_filtered", scorer, bodyparts,
                                      plain)
         files += [fh5.name, fcsv.name]
-    files += [write_pose_csv(folder / f"{stem}{scorer}_plain.csv", bodyparts, plain).name,
-              write_pose_parquet(folder / f"{stem}{scorer}_plain.parquet", bodyparts, plain).name]
+    files += [write_plain_table(folder / f"{stem}{scorer}_plain{suffix}", bodyparts, plain).name
+              for suffix in (".csv", ".parquet")]
     if params.get("labeled_video"):
         from learning.labeled_video import render_for_video
 

@@ -222,25 +222,25 @@ def plain_frame(bodyparts: Sequence[str], poses: np.ndarray, layout: str = "wide
     raise ValueError(f"layout must be 'wide' or 'long', got {layout!r}")
 
 
-def write_pose_csv(
+PLAIN_SUFFIXES = {".csv": "wide", ".parquet": "long"}  # and each one's default layout
+
+
+def write_plain_table(
     path: str | Path,
     bodyparts: Sequence[str],
     poses: np.ndarray,
-    layout: str = "wide",
+    layout: str | None = None,
 ) -> Path:
-    """Plain CSV for spreadsheets (see `plain_frame` for the layouts)."""
+    """A plain table by file suffix: ``.csv`` for spreadsheets (``wide`` by default) or
+    ``.parquet`` (pyarrow) for pandas / polars / R (tidy ``long`` by default); see
+    `plain_frame` for the layouts."""
     path = Path(path)
-    plain_frame(bodyparts, poses, layout).to_csv(path, index=False)
-    return path
-
-
-def write_pose_parquet(
-    path: str | Path,
-    bodyparts: Sequence[str],
-    poses: np.ndarray,
-    layout: str = "long",
-) -> Path:
-    """Parquet (pyarrow) for pandas / polars / R; tidy ``long`` rows by default."""
-    path = Path(path)
-    plain_frame(bodyparts, poses, layout).to_parquet(path, index=False)
+    suffix = path.suffix.lower()
+    if suffix not in PLAIN_SUFFIXES:
+        raise ValueError(f"plain tables are .csv or .parquet, got {path.name!r}")
+    df = plain_frame(bodyparts, poses, layout or PLAIN_SUFFIXES[suffix])
+    if suffix == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
     return path

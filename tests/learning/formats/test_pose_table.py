@@ -13,8 +13,7 @@ from learning.formats.pose_table import (
     apply_pcutoff,
     median_filter,
     read_pose_table,
-    write_pose_csv,
-    write_pose_parquet,
+    write_plain_table,
     write_pose_table,
 )
 
@@ -95,10 +94,10 @@ def test_median_filter_removes_a_spike_and_skips_nan() -> None:
 
 
 def test_plain_csv_wide_and_long(poses: np.ndarray, tmp_path: Path) -> None:
-    wide = pd.read_csv(write_pose_csv(tmp_path / "w.csv", PARTS, poses, layout="wide"))
+    wide = pd.read_csv(write_plain_table(tmp_path / "w.csv", PARTS, poses))
     assert wide.columns[:4].tolist() == ["frame", "snout_x", "snout_y", "snout_likelihood"]
     assert len(wide) == 30
-    long = pd.read_csv(write_pose_csv(tmp_path / "l.csv", PARTS, poses, layout="long"))
+    long = pd.read_csv(write_plain_table(tmp_path / "l.csv", PARTS, poses, layout="long"))
     assert long.columns.tolist() == ["frame", "bodypart", "x", "y", "likelihood"]
     assert len(long) == 30 * 4
     row = long[(long.frame == 7) & (long.bodypart == "tailbase")].iloc[0]
@@ -108,13 +107,15 @@ def test_plain_csv_wide_and_long(poses: np.ndarray, tmp_path: Path) -> None:
 def test_plain_parquet_is_tidy_and_keeps_nan(poses: np.ndarray, tmp_path: Path) -> None:
     poses = poses.copy()
     poses[3, 1, :2] = np.nan
-    table = pd.read_parquet(write_pose_parquet(tmp_path / "p.parquet", PARTS, poses))
+    table = pd.read_parquet(write_plain_table(tmp_path / "p.parquet", PARTS, poses))
     assert table.columns.tolist() == ["frame", "bodypart", "x", "y", "likelihood"]
     assert len(table) == 30 * 4
     hidden = table[(table.frame == 3) & (table.bodypart == PARTS[1])].iloc[0]
     assert np.isnan(hidden.x) and np.isnan(hidden.y)
     row = table[(table.frame == 7) & (table.bodypart == "tailbase")].iloc[0]
     assert (row.x, row.y) == pytest.approx(tuple(poses[7, 3, :2]))
+    with pytest.raises(ValueError, match="csv or .parquet"):
+        write_plain_table(tmp_path / "p.xlsx", PARTS, poses)
 
 
 @pytest.mark.parametrize(("shape", "message"), [((5, 4, 2), "shaped"), ((5, 3, 3), "shaped")])
