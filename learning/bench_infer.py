@@ -37,7 +37,6 @@ from learning.engine.data import (
     load_image,
     pad_to_multiple,
     resize_for_network,
-    round_up,
 )
 from learning.engine.export import (
     OnnxRunner,
@@ -223,15 +222,18 @@ def _frame_count(video: str) -> int:
 
 
 def _network_input(video: str, cfg: ModelConfig) -> tuple[int, int]:
-    """(height, width) of the padded network input for this video's frames."""
+    """(height, width) of the padded network input for this video's frames (its first frame
+    through the same resize and padding as analysis)."""
     import cv2
 
     cap = cv2.VideoCapture(video)
-    width, height = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
-                     int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    ok, frame = cap.read()
     cap.release()
-    return (round_up(max(1, round(height * cfg.input_scale)), 32),
-            round_up(max(1, round(width * cfg.input_scale)), 32))
+    if not ok:
+        raise SystemExit(f"cannot read a frame of {video}")
+    small, _ = resize_for_network(frame, cfg.input_scale)
+    height, width = pad_to_multiple([small]).shape[1:3]
+    return height, width
 
 
 def _work(model: PoseNet, video: str, cfg: ModelConfig, stdout: TextIO) -> dict[str, float]:
