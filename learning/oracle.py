@@ -198,12 +198,22 @@ class _Replay:
                        checkpoint_path=path)
         return result.model, path, result.seconds
 
+    def frame_errors(self, model: PoseNet, rows: list[int]) -> np.ndarray:
+        """(len(rows),) mean pixel error of `model` per frame over its visible keypoints."""
+        pred = predict_images(model, model.cfg, (self.image(r) for r in rows), batch_size=8)
+        gt = self.ground_truth(rows)
+        dist = np.linalg.norm(pred[..., :2] - gt, axis=-1)
+        with np.errstate(invalid="ignore"):
+            return np.array([np.nanmean(d) if np.isfinite(d).any() else np.nan for d in dist])
+
+    def ground_truth(self, rows: list[int]) -> np.ndarray:
+        return np.stack([np.where(self.data.samples[r].present[:, None],
+                                  self.data.samples[r].keypoints, np.nan) for r in rows])
+
     def test_rmse(self, model: PoseNet) -> float:
         pred = predict_images(model, model.cfg, (self.image(r) for r in self.test),
                               batch_size=8)
-        gt = np.stack([np.where(self.data.samples[r].present[:, None],
-                                self.data.samples[r].keypoints, np.nan) for r in self.test])
-        return float(evaluate(pred, gt)["rmse_px"])
+        return float(evaluate(pred, self.ground_truth(self.test))["rmse_px"])
 
     def embeddings(self, model: PoseNet, rows: list[int]) -> np.ndarray:
         chunks = [forward_with_embeddings(model, model.cfg,
@@ -248,11 +258,16 @@ class _Replay:
         return picked + extra
 
     def record(self, strategy: str, seed: int, rnd: int, labeled: list[int], rmse: float,
-               train_s: float, select_s: float, picked: list[int]) -> None:
+               train_s: float, select_s: float, picked: list[int],
+               errors: tuple[float, float] = (float("nan"), float("nan"))) -> None:
+        """One curve point. `errors`: the selecting model's mean per-frame error on the frames
+        it picked and on the whole unlabeled pool it picked from (the oracle knows both), so
+        the CSV shows whether a strategy finds the frames the model gets wrong."""
         self.rows.append({
             "dataset": self.data.name, "strategy": strategy, "seed": seed, "round": rnd,
             "n_labels": len(labeled), "test_rmse_px": round(rmse, 4),
             "train_s": round(train_s, 1), "select_s": round(select_s, 1),
+            "picked_err_px": round(errors[0], 3), "pool_err_px": round(errors[1], 3),
             "picked": ";".join(Path(self.data.names[r]).name for r in picked),
         })
         if self.partial is not None:  # survives an interrupted run
@@ -280,12 +295,16 @@ class _Replay:
                 start = time.perf_counter()
                 picked = self.select(strategy, model, previous, labeled, unlabeled, srng)
                 select_s = time.perf_counter() - start
+                pool_err = self.frame_errors(model, unlabeled)
+                by_row = dict(zip(unlabeled, pool_err, strict=True))
+                errors = (float(np.nanmean([by_row[r] for r in picked])),
+                          float(np.nanmean(pool_err)))
                 labeled = labeled + picked
                 previous = copy.deepcopy(model)
                 init = {"previous": ckpt, "round0": ckpt0, "none": None}[self.cfg.warm_start]
                 model, ckpt, secs = self.fit(labeled, seed, init, f"s{seed}-{strategy}-r{rnd}")
                 self.record(strategy, seed, rnd, labeled, self.test_rmse(model), secs, select_s,
-                            picked)
+                            picked, errors)
 
 
 def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str, Any]:
@@ -307,10 +326,15 @@ def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str
         if random_final is not None:
             reach = next((n for n, mean, _ in curve if mean <= random_final), None)
         after = [mean for _, mean, _ in curve[1:]]
+        ratios = [float(r["picked_err_px"]) / float(r["pool_err_px"]) for r in rows
+                  if r["strategy"] == strategy and float(r.get("pool_err_px", "nan")) > 0
+                  and np.isfinite(float(r["picked_err_px"]))]
         out[strategy] = {
             "final_rmse_px": round(curve[-1][1], 3) if curve else None,
             "labels_to_random_final": reach,
             "mean_rmse_px": round(float(np.mean(after)), 3) if after else None,
+            # > 1: the strategy picks frames the current model gets more wrong than average
+            "picked_error_ratio": round(float(np.mean(ratios)), 3) if ratios else None,
             "curve": [[n, round(mean, 3)] for n, mean, _ in curve],
             "spread": [[n, round(std, 3)] for n, _, std in curve],
         }

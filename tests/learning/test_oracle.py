@@ -42,6 +42,21 @@ def test_labels_to_random_final_is_the_first_count_reaching_it():
     assert out["kmeans"]["labels_to_random_final"] is None
     assert out["hybrid"]["curve"] == [[10, 40], [20, 19], [30, 15]]
     assert out["hybrid"]["mean_rmse_px"] == 17 and out["random"]["mean_rmse_px"] == 25
+    assert out["hybrid"]["picked_error_ratio"] is None  # rows without the oracle's errors
+
+
+def test_picked_error_ratio_compares_picked_frames_with_the_pool():
+    rows = [{"strategy": "uncertainty", "seed": 0, "n_labels": 10, "test_rmse_px": 9.0},
+            {"strategy": "uncertainty", "seed": 0, "n_labels": 20, "test_rmse_px": 5.0,
+             "picked_err_px": 12.0, "pool_err_px": 6.0},
+            {"strategy": "uncertainty", "seed": 0, "n_labels": 30, "test_rmse_px": 4.0,
+             "picked_err_px": 4.0, "pool_err_px": 4.0},
+            {"strategy": "random", "seed": 0, "n_labels": 10, "test_rmse_px": 9.0},
+            {"strategy": "random", "seed": 0, "n_labels": 20, "test_rmse_px": 6.0,
+             "picked_err_px": float("nan"), "pool_err_px": 6.0}]  # no visible point picked
+    out = summarize(rows, ["random", "uncertainty"])
+    assert out["uncertainty"]["picked_error_ratio"] == 1.5  # mean of 2.0 and 1.0
+    assert out["random"]["picked_error_ratio"] is None
 
 
 def _replay_state(**config):
@@ -124,6 +139,7 @@ def test_warm_start_decides_where_each_round_trains_from(monkeypatch, warm_start
 
     monkeypatch.setattr(state, "fit", fake_fit)
     monkeypatch.setattr(state, "test_rmse", lambda model: 1.0)
+    monkeypatch.setattr(state, "frame_errors", lambda model, rows: np.arange(len(rows)) + 1.0)
     state.run_seed(0)
     assert inits == expected
     assert [row["n_labels"] for row in state.rows] == [4, 8, 12]
