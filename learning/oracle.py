@@ -77,7 +77,7 @@ class ReplayConfig:
     minutes_per_round: float = 1.0
     steps_per_round: int | None = None
     initial_steps: int | None = None
-    hybrid_method: str = "cluster"
+    hybrid_method: str = "kcenter"
     test_fraction: float = 0.2
     backbone: str = "resnet18"
     input_scale: float = 0.5
@@ -310,7 +310,8 @@ class _Replay:
 def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str, Any]:
     """Per strategy: mean/std curve over seeds, final RMSE, labels to reach random's final, and
     the mean RMSE over the rounds after the shared round 0 (the area under the learning curve
-    per round: less at the mercy of one noisy last point than the final value)."""
+    per round: less at the mercy of one noisy last point than the final value), and how much
+    worse than average the selecting model did on the frames the strategy picked."""
     curves: dict[str, list[tuple[int, float, float]]] = {}
     for strategy in strategies:
         by_labels: dict[int, list[float]] = {}
@@ -333,8 +334,9 @@ def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str
             "final_rmse_px": round(curve[-1][1], 3) if curve else None,
             "labels_to_random_final": reach,
             "mean_rmse_px": round(float(np.mean(after)), 3) if after else None,
-            # > 1: the strategy picks frames the current model gets more wrong than average
-            "picked_error_ratio": round(float(np.mean(ratios)), 3) if ratios else None,
+            # median over rounds and seeds of (selecting model's mean error on the picked
+            # frames / on the pool): > 1 = it picks frames the model gets more wrong than average
+            "picked_error_ratio": round(float(np.median(ratios)), 3) if ratios else None,
             "curve": [[n, round(mean, 3)] for n, mean, _ in curve],
             "spread": [[n, round(std, 3)] for n, _, std in curve],
         }

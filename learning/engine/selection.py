@@ -174,17 +174,21 @@ def top_k(scores: np.ndarray, k: int, *, embeddings: np.ndarray | None = None,
 
 
 def hybrid_pick(embeddings: np.ndarray, scores: np.ndarray, k: int, *,
-                labeled: np.ndarray | None = None, method: str = "cluster",
+                labeled: np.ndarray | None = None, method: str = "kcenter",
                 shortlist_factor: float = 3.0, radius: float | None = None,
                 seed: int = 0) -> list[int]:
     """Informative and diverse (scores in [0, 1], e.g. `uncertainty.combine`).
 
-    "cluster" (default): k-means the candidates into k clusters (near-labeled ones dropped)
-    and take the highest-scored frame of each: coverage first, informativeness within a
-    cluster. Plain uncertainty sampling tends to pick many frames of one hard situation, which
-    on animal pose does no better than uniform sampling (Mathis et al. 2021, Horse-10); in our
-    openfield replay k-means diversity beat uncertainty, so diversity leads here.
-    "kcenter": score-weighted k-center greedy within the top `shortlist_factor` x k by score.
+    "kcenter" (default): the top `shortlist_factor` x k candidates by score, then
+    score-weighted k-center greedy among them: informativeness decides what is worth labeling,
+    coverage keeps the batch from being k views of one hard situation (plain uncertainty
+    sampling can do that, and on animal pose it did no better than uniform sampling: Mathis et
+    al. 2021, Horse-10). In the sixth session's oracle replays (docs/benchmarks.md) it found
+    the frames the model got most wrong (3.5x the pool's mean error in the median round) and
+    reached random selection's final error with half the labels on openfield.
+    "cluster": k-means the candidates into k clusters (near-labeled ones dropped) and take the
+    highest-scored frame of each: coverage first, informativeness within a cluster; it picks
+    typical frames more than hard ones.
     """
     scores = np.asarray(scores, dtype=np.float64)
     if len(scores) == 0 or k <= 0:

@@ -55,7 +55,7 @@ def test_picked_error_ratio_compares_picked_frames_with_the_pool():
             {"strategy": "random", "seed": 0, "n_labels": 20, "test_rmse_px": 6.0,
              "picked_err_px": float("nan"), "pool_err_px": 6.0}]  # no visible point picked
     out = summarize(rows, ["random", "uncertainty"])
-    assert out["uncertainty"]["picked_error_ratio"] == 1.5  # mean of 2.0 and 1.0
+    assert out["uncertainty"]["picked_error_ratio"] == 1.5  # median of 2.0 and 1.0
     assert out["random"]["picked_error_ratio"] is None
 
 

@@ -48,7 +48,9 @@ class Command(BaseCommand):
         parser.add_argument("--backbone")
         parser.add_argument("--threads", type=int)
         parser.add_argument("--hybrid-method", choices=["cluster", "kcenter"],
-                            dest="hybrid_method")
+                            dest="hybrid_method",
+                            help="kcenter (default): score shortlist, then k-center; cluster: "
+                                 "k-means clusters, best-scored frame of each.")
         parser.add_argument("--warm-start", choices=WARM_STARTS, dest="warm_start",
                             help="Where each round's training starts: the previous round's "
                                  "model (default), the round-0 model (equal training for every "

@@ -32,9 +32,9 @@ def test_pickers_spread_over_clusters_without_duplicates(picker):
     elif picker == "kmeans":
         rows = kmeans_pick(x, 5)
     elif picker == "hybrid":
-        rows = hybrid_pick(x, scores, 5)
+        rows = hybrid_pick(x, scores, 5, method="cluster")
     else:
-        rows = hybrid_pick(x, scores, 5, method="kcenter", shortlist_factor=100)
+        rows = hybrid_pick(x, scores, 5, shortlist_factor=100)  # k-center: the default
     assert len(rows) == len(set(rows)) == 5
     assert sorted(label[rows].tolist()) == [0, 1, 2, 3, 4]
 
@@ -62,6 +62,7 @@ def test_coverage_is_large_far_from_labeled_frames():
 
 @pytest.mark.parametrize("method", ["cluster", "kcenter"])
 def test_hybrid_prefers_high_scores_within_diversity(method):
+    # the informative frames form one cluster; either method must go there first
     x, label = clusters(n_clusters=4)
     scores = (label == 2).astype(float) * 0.9 + 0.05
     rows = hybrid_pick(x, scores, 1, method=method)
@@ -71,6 +72,6 @@ def test_hybrid_prefers_high_scores_within_diversity(method):
 def test_cluster_hybrid_takes_the_most_informative_frame_of_each_cluster():
     x, label = clusters(n_clusters=3, per=20)
     scores = np.random.default_rng(3).uniform(size=len(x))
-    rows = hybrid_pick(x, scores, 3)
+    rows = hybrid_pick(x, scores, 3, method="cluster")
     for row in rows:
         assert scores[row] == scores[label == label[row]].max()
