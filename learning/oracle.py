@@ -357,6 +357,9 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    means = [m for result in summary["strategies"].values() for _, m in result["curve"]]
+    # a failing early model (tens of px) next to a ~4 px plateau: log scale shows both
+    log = bool(means) and min(means) > 0 and max(means) / min(means) > 10
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for strategy, result in summary["strategies"].items():
         labels = np.array([n for n, _ in result["curve"]], dtype=float)
@@ -365,7 +368,10 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
         area = result.get("mean_rmse_px")
         ax.plot(labels, mean, marker="o",
                 label=strategy if area is None else f"{strategy} (mean after round 0 {area:.2f})")
-        ax.fill_between(labels, mean - std, mean + std, alpha=0.15)
+        low = np.maximum(mean - std, mean / 3) if log else mean - std
+        ax.fill_between(labels, low, mean + std, alpha=0.15)
+    if log:
+        ax.set_yscale("log")
     ax.set_xlabel("labeled frames")
     ax.set_ylabel("test RMSE (px)")
     ax.set_title(title)
