@@ -183,9 +183,9 @@ def hybrid_pick(embeddings: np.ndarray, scores: np.ndarray, k: int, *,
     score-weighted k-center greedy among them: informativeness decides what is worth labeling,
     coverage keeps the batch from being k views of one hard situation (plain uncertainty
     sampling can do that, and on animal pose it did no better than uniform sampling: Mathis et
-    al. 2021, Horse-10). In the sixth session's oracle replays (docs/benchmarks.md) it found
-    the frames the model got most wrong (3.5x the pool's mean error in the median round) and
-    reached random selection's final error with half the labels on openfield.
+    al. 2021, Horse-10). In the sixth session's openfield replay (docs/benchmarks.md) its first
+    picks had 4-11x the pool's mean error (the frames a young model still failed on) and it
+    reached random selection's final error with half the labels.
     "cluster": k-means the candidates into k clusters (near-labeled ones dropped) and take the
     highest-scored frame of each: coverage first, informativeness within a cluster; it picks
     typical frames more than hard ones.

@@ -1,5 +1,6 @@
 """Oracle replay: the summary arithmetic, and a tiny real run on openfield."""
 
+import csv
 import json
 
 import numpy as np
@@ -91,6 +92,12 @@ def test_replay_runs_on_a_tiny_budget(shared_data, tmp_path, capsys):
     for strategy in result["strategies"].values():
         assert strategy["final_rmse_px"] > 0 and len(strategy["curve"]) == 2
     assert (tmp_path / "results.csv").read_text().count("\n") == 1 + 4 * 2
+    with (tmp_path / "results.csv").open() as fh:
+        selected = [row for row in csv.DictReader(fh) if row["round"] == "1"]
+    # the oracle measured the selecting model's error on the pool and on each strategy's picks
+    assert len(selected) == 4
+    assert all(float(row["pool_err_px"]) > 0 and float(row["picked_err_px"]) > 0
+               for row in selected)
     assert (tmp_path / "rmse_vs_labels.png").stat().st_size > 1000
 
 
