@@ -71,6 +71,7 @@ class ReplayConfig:
 
     strategies: tuple[str, ...] = STRATEGIES
     seeds: int = 3
+    first_seed: int = 0
     initial: int = 10
     batch: int = 10
     rounds: int = 5
@@ -91,8 +92,9 @@ class ReplayConfig:
         unknown = set(self.strategies) - set(STRATEGIES)
         if unknown or not self.strategies:
             raise ValueError(f"strategies must be among {STRATEGIES}, got {self.strategies}")
-        if min(self.seeds, self.initial, self.batch) < 1 or self.rounds < 0:
-            raise ValueError("seeds, initial and batch must be >= 1, rounds >= 0")
+        if min(self.seeds, self.initial, self.batch) < 1 or min(self.rounds,
+                                                                   self.first_seed) < 0:
+            raise ValueError("seeds, initial and batch must be >= 1, rounds and first_seed >= 0")
         if self.initial_steps is not None and (self.initial_steps < 1 or not self.steps_per_round):
             raise ValueError("initial_steps must be >= 1 and needs steps_per_round")
         if self.warm_start not in WARM_STARTS:
@@ -441,7 +443,7 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
         state = _Replay(data, cfg, workdir, log, partial)
         log(f"[{data.name}] {len(data.samples)} frames: pool {len(state.pool)}, "
             f"test {len(state.test)}; strategies {', '.join(cfg.strategies)}")
-        for seed in range(cfg.seeds):
+        for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
             state.run_seed(seed)
     summary = {
         "strategies": summarize(state.rows, cfg.strategies),

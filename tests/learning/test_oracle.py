@@ -152,6 +152,22 @@ def test_warm_start_decides_where_each_round_trains_from(monkeypatch, warm_start
     assert [row["n_labels"] for row in state.rows] == [4, 8, 12]
 
 
+def test_first_seed_chooses_which_seeds_run(monkeypatch, tmp_path):
+    import learning.oracle as oracle
+
+    data = _replay_state().data
+    ran: list[int] = []
+    monkeypatch.setattr(oracle, "load_oracle_data", lambda path: data)
+    monkeypatch.setattr(oracle._Replay, "run_seed", lambda self, seed: ran.append(seed))
+    monkeypatch.setattr(oracle, "summarize", lambda rows, strategies: {})
+    monkeypatch.setattr(oracle, "write_outputs",
+                        lambda rows, summary, out, title: (out / "r.csv", out / "r.png"))
+    oracle.replay("unused", ReplayConfig(seeds=2, first_seed=3), tmp_path)
+    assert ran == [3, 4]
+    with pytest.raises(ValueError, match="first_seed"):
+        ReplayConfig(first_seed=-1)
+
+
 def test_unknown_warm_start_is_refused():
     with pytest.raises(ValueError, match="warm_start"):
         ReplayConfig(warm_start="yesterday")

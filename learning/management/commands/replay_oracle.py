@@ -34,6 +34,10 @@ class Command(BaseCommand):
                             help="Budget defaults (tiny: CI, full: the report).")
         parser.add_argument("--strategies", default=",".join(STRATEGIES))
         parser.add_argument("--seeds", type=int)
+        parser.add_argument("--first-seed", type=int, dest="first_seed",
+                            help="Run seeds first_seed .. first_seed + seeds - 1 (default 0). "
+                                 "Parallel runs of other seeds: concatenate their "
+                                 "results.partial.jsonl into one folder, then --from-partial.")
         parser.add_argument("--initial", type=int)
         parser.add_argument("--batch", type=int)
         parser.add_argument("--rounds", type=int)
@@ -70,7 +74,8 @@ class Command(BaseCommand):
         if not options["project_dir"]:
             raise CommandError("project_dir is required (unless --from-partial)")
         values: dict[str, Any] = dict(PRESETS[options["preset"]])
-        for key in ("seeds", "initial", "batch", "rounds", "minutes_per_round", "steps_per_round",
+        for key in ("seeds", "first_seed", "initial", "batch", "rounds", "minutes_per_round",
+                    "steps_per_round",
                     "initial_steps", "test_fraction",
                     "input_scale", "head_channels", "backbone", "threads", "hybrid_method",
                     "warm_start"):
