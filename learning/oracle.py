@@ -361,7 +361,7 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
 
     means = [m for result in summary["strategies"].values() for _, m in result["curve"]]
     # a failing early model (tens of px) next to a ~4 px plateau: log scale shows both
-    log = bool(means) and min(means) > 0 and max(means) / min(means) > 10
+    log = bool(means) and min(means) > 0 and max(means) / min(means) > 5
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
     for strategy, result in summary["strategies"].items():
         labels = np.array([n for n, _ in result["curve"]], dtype=float)
