@@ -17,11 +17,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from videos.probe import count_decodable_frames
+
+if TYPE_CHECKING:
+    from projects.skeleton import SkeletonSpec
 
 BODYPARTS: tuple[str, ...] = ("snout", "leftear", "rightear", "tailbase")
 LEFT_RIGHT: tuple[tuple[str, str], ...] = (("leftear", "rightear"),)
@@ -33,13 +37,38 @@ SKELETON: tuple[tuple[str, str], ...] = (
     ("rightear", "tailbase"),
 )
 
-# BGR colours. Each keypoint has its own saturated marker colour; the background is grey.
-PART_COLORS: dict[str, tuple[int, int, int]] = {
-    "snout": (0, 0, 255),
-    "leftear": (0, 200, 0),
-    "rightear": (255, 60, 0),
-    "tailbase": (0, 220, 255),
+# The one source of each part's colour: "#rrggbb" as a project's BodyPart.color holds it (the
+# demo project is created with these), drawn in BGR as OpenCV wants. Saturated markers on a
+# grey floor: snout red, left ear green, right ear blue, tail base yellow.
+PART_HEX: dict[str, str] = {
+    "snout": "#ff0000",
+    "leftear": "#00c800",
+    "rightear": "#003cff",
+    "tailbase": "#ffdc00",
 }
+
+
+def hex_to_bgr(color: str) -> tuple[int, int, int]:
+    """``"#rrggbb"`` -> (blue, green, red) ints, OpenCV's channel order."""
+    red, green, blue = (int(color[i : i + 2], 16) for i in (1, 3, 5))
+    return (blue, green, red)
+
+
+PART_COLORS: dict[str, tuple[int, int, int]] = {
+    name: hex_to_bgr(color) for name, color in PART_HEX.items()
+}
+
+
+def skeleton_spec() -> SkeletonSpec:
+    """The animal's skeleton as `projects.skeleton.set_skeleton` takes it, colours included,
+    so a project's labeling page shows each part in the colour the video draws it."""
+    return {
+        "bodyparts": [{"name": name, "color": PART_HEX[name]} for name in BODYPARTS],
+        "edges": [list(edge) for edge in SKELETON],
+        "pairs": [list(pair) for pair in LEFT_RIGHT],
+    }
+
+
 BODY_COLOR = (55, 85, 135)
 HEAD_COLOR = (75, 115, 175)
 TAIL_COLOR = (90, 105, 150)
