@@ -105,12 +105,16 @@ def project_members(request: HttpRequest, project_id: int) -> HttpResponse:
     if request.method == "POST":
         try:
             if "add_member" in request.POST and member_form.is_valid():
-                set_member(
+                membership = set_member(
                     project,
                     member_form.cleaned_data["username"],
                     Role(member_form.cleaned_data["role"]),
                 )
-                messages.success(request, "Member saved.")
+                messages.success(
+                    request,
+                    f"{membership.user.get_username()} now has the role "
+                    f"{membership.get_role_display()} in {project.name}.",
+                )
                 return redirect("projects:members", project_id=project.pk)
             if "invite" in request.POST and invite_form.is_valid():
                 invitation = invite(
