@@ -52,3 +52,17 @@ def test_pi_starts_and_cancels_training_from_the_page(project, users, labeled_fr
     client.post(f"/projects/{project.pk}/models/{version.pk}/cancel/")
     version.refresh_from_db()
     assert version.status == VersionStatus.CANCELLED
+
+
+def test_models_page_explains_the_a_and_b_columns(project, users):
+    a = make_version(project, test_rmse=9.0)
+    b = make_version(project, test_rmse=7.0)
+    page = _client(users["reviewer"]).get(f"/projects/{project.pk}/models/?a={a.pk}").content.decode()
+    assert '<th scope="col" title="The first model of the comparison">Compare A</th>' in page
+    assert '<th scope="col" title="The second model of the comparison">Compare B</th>' in page
+    assert 'id="compare-help"' in page and "does not change which model is current" in page
+    assert f'aria-label="Compare model #{b.iteration} as B"' in page
+    # The choice made survives the reload, and half a choice says what is missing.
+    assert f'value="{a.pk}" aria-label="Compare model #{a.iteration} as A"' in page
+    assert page.count(" checked>") == 1
+    assert "Pick one model in column A and one in column B." in page
