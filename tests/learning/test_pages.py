@@ -57,7 +57,8 @@ def test_pi_starts_and_cancels_training_from_the_page(project, users, labeled_fr
 def test_models_page_explains_the_a_and_b_columns(project, users):
     a = make_version(project, test_rmse=9.0)
     b = make_version(project, test_rmse=7.0)
-    page = _client(users["reviewer"]).get(f"/projects/{project.pk}/models/?a={a.pk}").content.decode()
+    url = f"/projects/{project.pk}/models/?a={a.pk}"
+    page = _client(users["reviewer"]).get(url).content.decode()
     assert '<th scope="col" title="The first model of the comparison">Compare A</th>' in page
     assert '<th scope="col" title="The second model of the comparison">Compare B</th>' in page
     assert 'id="compare-help"' in page and "does not change which model is current" in page
