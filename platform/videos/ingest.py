@@ -32,10 +32,16 @@ class DuplicateVideo(ValidationError):
         self.existing = existing
 
 
+def _base_name(name: str) -> str:
+    """The last part of a path, Windows separators included ('C:\\v\\x.mp4' → 'x.mp4')."""
+    base = Path(name.replace("\\", "/")).name
+    return "" if base in {".", ".."} else base
+
+
 def safe_name(name: str) -> str:
     """A file name without folders or odd characters ('../../x.mp4' → 'x.mp4')."""
-    base = Path(name.replace("\\", "/")).name
-    cleaned = get_valid_filename(base) if base not in {"", ".", ".."} else ""
+    base = _base_name(name)
+    cleaned = get_valid_filename(base) if base else ""
     return cleaned[:200] or "video.mp4"
 
 
@@ -59,7 +65,8 @@ def add_video(
     (project, sha256) unique constraint and gets DuplicateVideo.
     """
     try:
-        info = probe_video(path)
+        # Name the file as its owner knows it, never the temporary file an upload lives in.
+        info = probe_video(path, name=_base_name(name)[:200] or safe_name(name))
     except VideoProbeError as exc:
         raise ValidationError({"file": str(exc)}) from exc
     sha = sha256_file(path)

@@ -88,17 +88,17 @@ def validate_info(info: VideoInfo, name: str = "video") -> None:
         raise VideoProbeError(f"{name} has an invalid frame size {info.width}x{info.height}")
 
 
-def _check_signature(path: Path, size: int) -> None:
+def _check_signature(path: Path, size: int, name: str) -> None:
     if size == 0:
-        raise VideoProbeError(f"{path.name} is empty (0 bytes)")
+        raise VideoProbeError(f"{name} is empty (0 bytes)")
     with open(path, "rb") as handle:
         head = handle.read(16)
     for signature, kind in _IMAGE_SIGNATURES:
         if head.startswith(signature):
-            raise VideoProbeError(f"{path.name} is {kind}, not a video")
+            raise VideoProbeError(f"{name} is {kind}, not a video")
 
 
-def _check_mp4_boxes(path: Path, size: int) -> None:
+def _check_mp4_boxes(path: Path, size: int, name: str) -> None:
     """Walk the top-level ISO-BMFF boxes of an mp4/mov; refuse cut or index-less files."""
     with open(path, "rb") as handle:
         if handle.read(8)[4:8] != b"ftyp":
@@ -108,24 +108,24 @@ def _check_mp4_boxes(path: Path, size: int) -> None:
             handle.seek(offset)
             header = handle.read(16)
             if len(header) < 8:
-                raise VideoProbeError(f"{path.name} is truncated (partial box at byte {offset})")
+                raise VideoProbeError(f"{name} is truncated (partial box at byte {offset})")
             box_size, kind = struct.unpack(">I4s", header[:8])
             if box_size == 1 and len(header) == 16:
                 box_size = struct.unpack(">Q", header[8:16])[0]
             elif box_size == 0:  # box runs to the end of the file
                 box_size = size - offset
             if box_size < 8:
-                raise VideoProbeError(f"{path.name} is corrupt (bad box size at byte {offset})")
+                raise VideoProbeError(f"{name} is corrupt (bad box size at byte {offset})")
             if offset + box_size > size:
-                name = kind.decode("latin-1")
                 raise VideoProbeError(
-                    f"{path.name} is truncated: box '{name}' needs {offset + box_size} bytes, "
+                    f"{name} is truncated: box '{kind.decode('latin-1')}' needs "
+                    f"{offset + box_size} bytes, "
                     f"the file has {size}"
                 )
             kinds.add(kind)
             offset += box_size
     if b"moov" not in kinds:
-        raise VideoProbeError(f"{path.name} has no 'moov' index (truncated or still recording)")
+        raise VideoProbeError(f"{name} has no 'moov' index (truncated or still recording)")
 
 
 def _fourcc(value: float) -> str:
@@ -187,6 +187,7 @@ def count_decodable_frames(path: str | Path) -> int:
 def probe_video(
     path: str | Path,
     *,
+    name: str | None = None,
     n_probes: int = DEFAULT_PROBES,
     full_decode_max_pixels: int = FULL_DECODE_MAX_PIXELS,
 ) -> VideoInfo:
@@ -194,29 +195,32 @@ def probe_video(
 
     Decodes `n_probes` + 2 frames (each from its preceding key frame), and every frame when
     frame_count * width * height <= `full_decode_max_pixels`; see the module docstring.
+    Messages call the file `name` (the name its owner knows: an upload lives in a temporary
+    file), by default the path's own name.
     """
     path = Path(path)
+    name = name or path.name
     if not path.is_file():
-        raise VideoProbeError(f"{path.name} does not exist or is not a file")
+        raise VideoProbeError(f"{name} does not exist or is not a file")
     size = path.stat().st_size
-    _check_signature(path, size)
-    _check_mp4_boxes(path, size)
+    _check_signature(path, size, name)
+    _check_mp4_boxes(path, size, name)
     cap = cv2.VideoCapture(str(path))
     try:
         if not cap.isOpened():
             raise VideoProbeError(
-                f"{path.name} cannot be opened as a video (not a video, corrupt, or truncated)"
+                f"{name} cannot be opened as a video (not a video, corrupt, or truncated)"
             )
         info = _read_info(cap)
-        validate_info(info, path.name)
-        _check_decodes(cap, info, path.name, n_probes)
+        validate_info(info, name)
+        _check_decodes(cap, info, name, n_probes)
     finally:
         cap.release()
     if info.frame_count * info.width * info.height <= full_decode_max_pixels:
         decoded = count_decodable_frames(path)
         if decoded != info.frame_count:
             raise VideoProbeError(
-                f"{path.name} is corrupt or truncated: the header promises {info.frame_count} "
+                f"{name} is corrupt or truncated: the header promises {info.frame_count} "
                 f"frames but decoding stops after {decoded}"
             )
     return info

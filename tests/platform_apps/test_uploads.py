@@ -70,6 +70,41 @@ def test_bad_files_are_400_and_leave_nothing(project, users, as_user, tmp_path, 
     assert media_files(settings) == []
 
 
+BAD_FILES = [
+    lambda p: vf.write_random_bytes(p / "random.mp4"),
+    lambda p: vf.write_png_as_video(p / "frame.mp4"),
+    lambda p: vf.write_truncated(vf.make_video(p, n_frames=60).path, p / "cut.mp4"),
+    lambda p: vf.write_text(p / "notes.mp4"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("make_bad", BAD_FILES, ids=["random", "png", "truncated", "text"])
+@pytest.mark.parametrize("in_memory", [True, False], ids=["in-memory", "temporary-file"])
+def test_refusals_name_the_uploaded_file(
+    project, users, as_user, tmp_path, settings, make_bad, in_memory
+):
+    # Django keeps small uploads in memory and streams bigger ones to a temporary file;
+    # either way the message must name the file the user chose, not a /tmp/tmpXXXX name.
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10**9 if in_memory else 0
+    bad = make_bad(tmp_path)
+    response = upload(as_user("pi"), project, bad, name="Session 3 (cam A).mp4")
+    assert response.status_code == 400, response.content
+    message = " ".join(response.json()["file"])
+    assert message.startswith("Session 3 (cam A).mp4 "), message
+    assert "tmp" not in message
+
+
+@pytest.mark.django_db
+def test_upload_page_refusal_names_the_uploaded_file(project, users, client, tmp_path):
+    client.force_login(users["pi"])
+    bad = vf.write_png_as_video(tmp_path / "x.mp4")
+    upload_file = SimpleUploadedFile("arena_day2.mp4", bad.read_bytes())
+    response = client.post(f"/projects/{project.pk}/videos/upload/", {"file": upload_file})
+    assert response.status_code == 400
+    assert "arena_day2.mp4 is a PNG image, not a video" in response.content.decode()
+
+
 @pytest.mark.django_db
 def test_over_the_limit_is_413_and_leaves_nothing(project, users, as_user, tmp_path, settings):
     settings.MAX_UPLOAD_MB = 1
