@@ -34,6 +34,9 @@ ORACLE_MAX_ROWS = 1000
 MAX_CELL = 80  # characters of a text cell kept (the replay's `picked` lists are long)
 X_NAMES = ("n_labels", "labels", "n_labeled", "n_frames", "round", "iteration")
 GROUP_NAMES = ("strategy", "method", "selection")
+NOT_YET_NOTE = ("Not available yet: no labeled frame carries the prediction of the model that "
+                "queued it. Once such frames are labeled, this compares the model's error on "
+                "the frames it chose with its error on baseline (diversity, manual) frames.")
 
 
 class ReasonRow(TypedDict):
@@ -174,9 +177,7 @@ def selected_vs_baseline(project: Project) -> SelectedVsBaseline:
     if not errors:
         return {"available": False, "groups": [], "model_selected_mean_px": None,
                 "baseline_mean_px": None,
-                "note": ("No labeled queue entry carries the selecting model's prediction. "
-                         "This comparison needs scoring to store each frame's predicted "
-                         f"keypoints in QueueEntry.components['{PREDICTION_KEY}'].")}
+                "note": NOT_YET_NOTE}
     groups: list[ErrorGroup] = [
         {"reason": r.value, "model_selected": r in MODEL_REASONS, "n_frames": len(errors[r]),
          "mean_px": statistics.fmean(errors[r]), "median_px": statistics.median(errors[r])}
