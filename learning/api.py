@@ -161,5 +161,6 @@ class FramePredictionApi(ProjectScopedMixin, APIView):
         version = registry.current_version(project)
         if version is None:
             raise Http404("This project has no current model yet.")
-        points = registry.predict_frame(version, frame, project.bodypart_names())
+        bodyparts = list(project.bodyparts.values_list("id", "name"))
+        points = registry.predict_frame(version, frame, bodyparts)
         return Response(PredictionSerializer({"model_version": version.pk, "points": points}).data)

@@ -28,7 +28,8 @@ _cache_lock = threading.Lock()
 
 
 class PredictedPoint(TypedDict):
-    bodypart: str
+    bodypart: int  # the BodyPart id, as in labels (docs/annotation-api-contract.md)
+    name: str
     x: float | None
     y: float | None
     likelihood: float | None
@@ -110,15 +111,15 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def predict_frame(version: ModelVersion, frame: Frame, bodypart_names: list[str]
+def predict_frame(version: ModelVersion, frame: Frame, bodyparts: list[tuple[int, str]]
                   ) -> list[PredictedPoint]:
-    """The version's prediction for one frame, one point per body part, original pixels."""
+    """The version's prediction for one frame, one point per (id, name) body part, in order."""
     model, cfg = loaded_model(version)
-    if cfg.num_keypoints != len(bodypart_names):
+    if cfg.num_keypoints != len(bodyparts):
         raise ValidationError("The skeleton changed since this model was trained.")
     pose = predict_images(model, cfg, [load_image(local_image_path(frame))], batch_size=1)[0]
     return [
-        {"bodypart": name, "x": float(pose[k, 0]), "y": float(pose[k, 1]),
+        {"bodypart": part_id, "name": name, "x": float(pose[k, 0]), "y": float(pose[k, 1]),
          "likelihood": float(pose[k, 2])}
-        for k, name in enumerate(bodypart_names)
+        for k, (part_id, name) in enumerate(bodyparts)
     ]

@@ -50,7 +50,8 @@ class TrainStartedSerializer(serializers.Serializer):
 
 
 class PredictedPointSerializer(serializers.Serializer):
-    bodypart = serializers.CharField()
+    bodypart = serializers.IntegerField(help_text="BodyPart id, as in labels")
+    name = serializers.CharField(help_text="BodyPart name")
     x = serializers.FloatField(allow_null=True)
     y = serializers.FloatField(allow_null=True)
     likelihood = serializers.FloatField(allow_null=True)

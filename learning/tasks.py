@@ -1,10 +1,22 @@
-"""Celery tasks of the learning app: thin wrappers; `train_*` tasks go to the training queue."""
+"""Celery tasks of the learning app: thin wrappers; `train_*` tasks go to the training queue.
+
+The worker imports only each app's `tasks` module (`app.autodiscover_tasks()`), so the tasks
+that live in other modules of this app are imported here; a worker that lacks one drops its
+messages as "unregistered". `tests/system/test_worker_registry.py` compares the names a real
+worker lists at start-up with every task the code defines.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from jobs.progress import JobCancelled, running
+from learning.analysis_tasks import (  # noqa: F401 (registered with the worker)
+    analyze_chunk_task,
+    analyze_video_task,
+    merge_analysis_task,
+)
+from learning.selection_tasks import score_project_task  # noqa: F401 (registered with the worker)
 
 
 @shared_task(acks_late=True)

@@ -95,7 +95,9 @@ def test_prediction_has_one_point_per_bodypart(project, setup, as_user):
     response = as_user("annotator").get(_url(project, f"frames/{setup['f']}/prediction/"))
     body = response.json()
     assert body["model_version"] == setup["v"]
-    assert [p["bodypart"] for p in body["points"]] == project.bodypart_names()
+    # Ids as in labels (what the labeling page matches on), names for people and scripts.
+    assert [p["bodypart"] for p in body["points"]] == [bp.pk for bp in project.bodyparts.all()]
+    assert [p["name"] for p in body["points"]] == project.bodypart_names()
     assert all(0.0 <= p["likelihood"] <= 1.0 for p in body["points"])
 
 

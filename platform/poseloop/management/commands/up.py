@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -15,59 +11,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-ROOT = Path(settings.BASE_DIR)
-
-
-def _env() -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(ROOT), str(ROOT / "platform"), env.get("PYTHONPATH", "")]
-    env["PYTHONPATH"] = os.pathsep.join(p for p in paths if p)
-    # Idle OpenMP threads sleep instead of spinning: on a shared CPU spinning costs 4x.
-    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    return env
-
-
-def processes(host: str, port: int, concurrency: int) -> dict[str, list[str]]:
-    """The commands of the stack; each runs with platform/ on PYTHONPATH."""
-    bin_dir = Path(sys.executable).parent
-    return {
-        "web": [
-            str(bin_dir / "gunicorn"),
-            "poseloop.wsgi",
-            "--bind",
-            f"{host}:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--timeout",
-            "600",
-            "--access-logfile",
-            "-",
-        ],
-        "worker": [
-            str(bin_dir / "celery"),
-            "-A",
-            "poseloop",
-            "worker",
-            "-l",
-            "info",
-            "-Q",
-            "default,training,inference",
-            "-c",
-            str(concurrency),
-        ],
-        "beat": [
-            str(bin_dir / "celery"),
-            "-A",
-            "poseloop",
-            "beat",
-            "-l",
-            "info",
-            "--schedule",
-            str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
-        ],
-    }
+from poseloop.stack import Stack
 
 
 class Command(BaseCommand):
@@ -88,48 +32,23 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=0)
         if not options["no_demo"]:
             call_command("demo", stdout=self.stdout)
-        children = {
-            name: subprocess.Popen(cmd, cwd=ROOT, env=_env())
-            for name, cmd in processes(
-                options["host"], options["port"], options["concurrency"]
-            ).items()
-        }
-        url = f"http://{options['host']}:{options['port']}/"
+        stack = Stack(var_dir=Path(settings.VAR_DIR), host=options["host"],
+                      port=options["port"], concurrency=options["concurrency"])
         try:
-            self._wait_until_up(url, children)
-            self._banner(url)
+            try:
+                stack.start()
+            except RuntimeError as exc:
+                raise SystemExit(f"{exc}; see above") from None
+            self._banner(stack.url)
             if options["check"]:
                 return
-            while all(p.poll() is None for p in children.values()):
+            while not stack.dead():
                 time.sleep(1)
-            dead = [n for n, p in children.items() if p.poll() is not None]
-            self.stderr.write(f"{', '.join(dead)} stopped; shutting down the rest.")
+            self.stderr.write(f"{', '.join(stack.dead())} stopped; shutting down the rest.")
         except KeyboardInterrupt:
             self.stdout.write("\nstopping…")
         finally:
-            for p in children.values():
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in children.values():
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-
-    def _wait_until_up(self, url: str, children: dict[str, subprocess.Popen]) -> None:
-        import urllib.request
-
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any(p.poll() is not None for p in children.values()):
-                raise SystemExit("a process of the stack exited during start-up; see above")
-            try:
-                with urllib.request.urlopen(url + "healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.5)
-        raise SystemExit(f"{url} did not answer within 60 s")
+            stack.stop()
 
     def _banner(self, url: str) -> None:
         logins_path = Path(settings.VAR_DIR) / "demo-logins.json"

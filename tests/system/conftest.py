@@ -1,0 +1,74 @@
+"""System tests: the real stack (gunicorn, a Celery worker, Celery beat as separate processes,
+started by `poseloop.stack` exactly as `make run` starts them, no eager Celery), driven only
+over HTTP and in Chromium.
+
+The stack gets its own var dir and, on PostgreSQL + Redis (DATABASE_URL / CELERY_BROKER_URL
+set, as in `.ci/run`'s first pass), its own database and Redis databases; otherwise SQLite and
+the filesystem broker, as a lab without servers runs it. A failing test prints the last lines
+of every process's log.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from poseloop.loop_client import Client
+from poseloop.stack import Stack, free_port, isolated_services, manage
+
+PI_PASSWORD = "pi-pass-word-9"
+# Seconds of training per model: enough for a usable model on the small synthetic video.
+TRAIN_MINUTES = "0.25"
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "system: starts the real stack (gunicorn, Celery worker and beat); minutes")
+
+
+@dataclass
+class Live:
+    stack: Stack
+    env: dict[str, str]
+    pi: Client
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return self.stack.url
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory) -> Iterator[Live]:
+    var_dir = tmp_path_factory.mktemp("stack-var")
+    with isolated_services(var_dir, name=f"poseloop_system_{os.getpid()}") as env:
+        env.update({"POSELOOP_TRAIN_MINUTES": TRAIN_MINUTES, "CELERY_TASK_ALWAYS_EAGER": "",
+                    "DJANGO_SETTINGS_MODULE": "poseloop.settings",
+                    # One thread per worker process, so training and scoring don't fight over
+                    # the two cores with gunicorn and the browser.
+                    "OMP_NUM_THREADS": "1"})
+        manage(["migrate", "--noinput"], env)
+        # The lab's first account is made by an admin on the server; everything after this
+        # goes over HTTP.
+        manage(["shell", "-c", "from django.contrib.auth import get_user_model; "
+                f"get_user_model().objects.create_user('pi', password='{PI_PASSWORD}')"], env)
+        stack = Stack(var_dir=var_dir, port=free_port(), env=env, log_dir=var_dir / "logs",
+                      worker_name="system@%h")
+        try:
+            stack.start(wait_s=120)
+            yield Live(stack, env, Client.login(stack.url, "pi", PI_PASSWORD))
+        finally:
+            stack.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    live = item.funcargs.get("live") if hasattr(item, "funcargs") else None
+    if report.failed and isinstance(live, Live):
+        report.sections.append(("stack logs", live.stack.log_tail(80)))
+    return report
