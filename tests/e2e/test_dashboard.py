@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -127,6 +128,20 @@ def dashboard_project(transactional_db):
     return project, pi
 
 
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def assert_day_ticks(page, n_days: int | None = None) -> None:
+    """The labels-per-day axis ticks are dates, each day of the data among them."""
+    days = page.evaluate(
+        "[...new Set(JSON.parse(document.getElementById('dashboard-data').textContent)"
+        ".labeling.per_day.map((r) => r.day))]")
+    assert days and n_days in (None, len(days))
+    ticks = page.locator("#plot-labels-day .xtick text").all_text_contents()
+    assert ticks and all(DATE.match(t) for t in ticks), ticks
+    assert set(days) <= set(ticks), (days, ticks)
+
+
 def test_every_plot_renders(open_tab, dashboard_project):
     project, pi = dashboard_project
     url = f"/projects/{project.pk}/dashboard/"
@@ -156,6 +171,8 @@ def test_every_plot_renders(open_tab, dashboard_project):
         page.locator("[data-plot=queue] button.export", has_text="PNG").click()
     assert png.value.suggested_filename == f"project-{project.pk}-queue.png"
 
+    assert_day_ticks(page)
+
     page.select_option("#curve-x", "version")
     page.wait_for_function(
         "document.querySelector('#plot-curve-rmse .xtitle').textContent === 'model version'")
@@ -180,4 +197,22 @@ def test_empty_project_dashboard_says_what_is_missing(open_tab, transactional_db
     assert "No ready model yet" in page.locator("#plot-curve-rmse").inner_text()
     assert page.locator("#plot-likelihood").count() == 0
     assert "No current model yet" in page.locator("[data-plot=likelihood]").inner_text()
+    selected = page.locator("[data-plot=selected]").inner_text()
+    assert "Not available yet" in selected and "components[" not in selected
+    tab.assert_no_console_errors()
+
+
+def test_labels_of_a_single_day_tick_as_that_date(open_tab, transactional_db):
+    # One day of labels used to make a 1 ms wide axis ticked "23:59:59.9996 … 00:00:00.0004".
+    project = ProjectFactory(name="First day")
+    pi = MembershipFactory(project=project, role=Role.PI).user
+    annotator = MembershipFactory(project=project, role=Role.ANNOTATOR).user
+    for frame in make_frames(project, 3):
+        LabelFactory(project=project, frame=frame, annotator=annotator,
+                     points=points_for(project, (100.0, 80.0)), submitted_at=timezone.now())
+    tab = open_tab(pi, f"/projects/{project.pk}/dashboard/")
+    page = tab.page
+    page.wait_for_selector("body[data-dashboard-ready=true]")
+    page.locator("#plot-labels-day g.trace").first.wait_for()
+    assert_day_ticks(page, 1)
     tab.assert_no_console_errors()

@@ -1,5 +1,5 @@
 // The project dashboard: reads the numbers the page embedded (json_script) and draws them.
-import { COLORS, drawPlot } from "./plots.js";
+import { COLORS, dayAxis, drawPlot } from "./plots.js";
 import { makeAllSortable } from "./table_sort.js";
 
 const data = JSON.parse(document.getElementById("dashboard-data").textContent);
@@ -116,14 +116,15 @@ function likelihoodSpec() {
 function labelsPerDaySpec() {
   const rows = data.labeling.per_day;
   const people = [...new Set(rows.map((r) => r.annotator))];
+  const days = rows.length ? dayAxis(rows.map((r) => r.day)) : { axis: { type: "date" } };
   const traces = people.map((name, i) => {
     const mine = rows.filter((r) => r.annotator === name);
     return { type: "bar", name, x: mine.map((r) => r.day), y: mine.map((r) => r.n),
-      marker: { color: COLORS[i % COLORS.length] } };
+      width: mine.map(() => days.barWidth), marker: { color: COLORS[i % COLORS.length] } };
   });
   return { traces, empty: "No submitted labels yet",
     csv: [["day", "annotator", "labels"], rows.map((r) => [r.day, r.annotator, r.n])],
-    layout: { barmode: "stack", xaxis: { type: "date", title: { text: "day" } },
+    layout: { barmode: "stack", xaxis: { ...days.axis, title: { text: "day" } },
       yaxis: { title: { text: "labels" } } } };
 }
 

@@ -20,6 +20,22 @@ const BASE_LAYOUT = {
 
 const CONFIG = { displayModeBar: false, responsive: true };
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+// A date axis for bars of whole days ("YYYY-MM-DD"). Left to Plotly, a bar on a date axis is
+// 1 ms wide, so with a single day the axis spans a millisecond and the ticks read
+// "23:59:59.9996 … 00:00:00.0004". Here bars are most of a day wide, the range pads half a
+// day each side, and ticks fall on days (one per day over a short span) shown as dates.
+export function dayAxis(days) {
+  const times = days.map((d) => Date.parse(d)); // UTC midnight, as Plotly reads the dates
+  const first = Math.min(...times);
+  const last = Math.max(...times);
+  const axis = { type: "date", tickformat: "%Y-%m-%d", hoverformat: "%Y-%m-%d",
+    range: [first - DAY_MS / 2, last + DAY_MS / 2] };
+  if ((last - first) / DAY_MS < 14) Object.assign(axis, { tick0: first, dtick: DAY_MS });
+  return { axis, barWidth: 0.8 * DAY_MS };
+}
+
 function csvCell(value) {
   if (value === null || value === undefined) return "";
   const text = String(value);
