@@ -25,6 +25,13 @@ from .pose import LabeledFrames, check_names, check_skeleton
 
 HDF_KEY = "df_with_missing"
 COLUMN_NAMES = ["scorer", "bodyparts", "coords"]
+# The CSV beside a CollectedData .h5 names its one animal in an "individuals" header row, as
+# DeepLabCut's multi-animal files do: `movement.io.load_poses.from_dlc_file` reads a CSV only
+# when its first column starts scorer / individuals / bodyparts / coords, or scorer /
+# bodyparts / coords followed by a frame number, and labeled data are indexed by image path.
+# DeepLabCut's `convertcsv2h5` reads both layouts. The name is movement's for one animal.
+CSV_COLUMN_NAMES = ["scorer", "individuals", "bodyparts", "coords"]
+CSV_INDIVIDUAL = "individual_0"
 IndexStyle = Literal["path", "multi"]
 ImageSource = Mapping[str, str | Path] | Callable[[str, Path], None]
 
@@ -231,10 +238,22 @@ def read_hdf_frame(path: Path) -> pd.DataFrame:
     return data
 
 
+def drop_single_individual(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns without their 'individuals' level when it names one animal; several → error."""
+    if "individuals" not in list(df.columns.names):
+        return df
+    individuals = df.columns.get_level_values("individuals").unique().tolist()
+    if len(individuals) != 1:
+        raise FormatError(
+            f"multi-animal labels ({len(individuals)} individuals) are not supported yet"
+        )
+    return df.droplevel("individuals", axis=1)
+
+
 def _table_from_hdf(path: Path) -> _Table:
-    df = read_hdf_frame(path)
+    df = drop_single_individual(read_hdf_frame(path))
     names = list(df.columns.names)
-    if "individuals" in names or df.columns.nlevels == 4:
+    if df.columns.nlevels == 4:
         raise FormatError("multi-animal labels (an 'individuals' level) are not supported yet")
     if df.columns.nlevels != 3 or names not in (COLUMN_NAMES, [None, None, None]):
         raise FormatError(f"columns must have the levels {COLUMN_NAMES}, found {names}")
@@ -266,11 +285,20 @@ def _read_csv_rows(path: Path) -> list[list[str]]:
     return rows
 
 
+def _drop_individuals_row(rows: list[list[str]]) -> tuple[list[list[str]], int]:
+    """The rows without an 'individuals' header row naming one animal (several → error), and
+    how many rows were dropped."""
+    if len(rows) < 2 or not rows[1] or rows[1][0].strip() != "individuals":
+        return rows, 0
+    names = {cell for cell in rows[1][1:] if cell}
+    if len(names) > 1:
+        raise FormatError(f"multi-animal labels ({len(names)} individuals) are not supported yet")
+    return [rows[0], *rows[2:]], 1
+
+
 def _csv_header(rows: list[list[str]]) -> tuple[int, list[list[str]]]:
     """Number of index columns and the three header rows' data cells."""
     first = [r[0].strip() if r else "" for r in rows[:4]]
-    if len(first) > 1 and first[1] == "individuals":
-        raise FormatError("multi-animal labels (an 'individuals' header row) are not supported yet")
     if first[:3] != COLUMN_NAMES:
         raise FormatError(
             f"expected 3 header rows starting scorer / bodyparts / coords, found {first[:3]}"
@@ -300,13 +328,13 @@ def _parse_value(text: str, line: int, column: str) -> float:
 
 
 def _table_from_csv(path: Path) -> _Table:
-    rows = _read_csv_rows(path)
+    rows, dropped = _drop_individuals_row(_read_csv_rows(path))
     n_index, (scorers, parts, coords) = _csv_header(rows)
     width = len(rows[0])
     paths: list[str] = []
     values = np.empty((len(rows) - 3, width - n_index), dtype=np.float64)
     for i, row in enumerate(rows[3:]):
-        line = i + 4
+        line = i + 4 + dropped
         if len(row) != width:
             raise FormatError(
                 f"line {line} has {len(row)} fields, expected {width} (truncated or malformed row)"
@@ -432,7 +460,9 @@ def write_collected_data(
 
     keypoints: (frames, keypoints, 2) or (frames, 1, keypoints, 2), NaN = not labeled.
     ``index_style`` "path" (one string, like the shipped examples; table format) or "multi"
-    (3 levels, like DeepLabCut 3; fixed format). Returns (h5 path, csv path).
+    (3 levels, like DeepLabCut 3; fixed format) shapes the .h5. The .csv always has the
+    one-column path index and an "individuals" header row (`csv_frame`), so that movement
+    reads it too. Returns (h5 path, csv path).
     """
     df = labels_frame(scorer, bodyparts, image_paths, keypoints, index_style)
     folder = Path(folder)
@@ -443,8 +473,17 @@ def write_collected_data(
     # 3-level style is stored "fixed"; pandas reads both the same way.
     fmt = "fixed" if index_style == "multi" else "table"
     df.to_hdf(h5_path, key=HDF_KEY, format=fmt, mode="w")
-    df.to_csv(csv_path)
+    csv_frame(labels_frame(scorer, bodyparts, image_paths, keypoints)).to_csv(csv_path)
     return h5_path, csv_path
+
+
+def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A CollectedData frame (path index) with the CSV's "individuals" level (see CSV_INDIVIDUAL).
+
+    movement reads that CSV; DeepLabCut's `convertcsv2h5` reads it back to these values.
+    """
+    columns = [(scorer, CSV_INDIVIDUAL, part, coord) for scorer, part, coord in df.columns]
+    return df.set_axis(pd.MultiIndex.from_tuples(columns, names=CSV_COLUMN_NAMES), axis=1)
 
 
 # --- projects ------------------------------------------------------------------------------

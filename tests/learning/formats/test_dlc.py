@@ -102,7 +102,50 @@ def test_written_csv_header_matches_original(openfield: Path, tmp_path: Path) ->
         tmp_path, "Pranav", frames.bodyparts, frames.image_paths, frames.keypoints
     )
     original = (openfield / f"{OPENFIELD_LABELS}.csv").read_text().splitlines()
-    assert csv.read_text().splitlines()[:3] == original[:3]
+    written = csv.read_text().splitlines()
+    # DeepLabCut's rows, plus the "individuals" row of its multi-animal files (for movement).
+    assert [written[0], *written[2:4]] == original[:3]
+    assert written[1] == ",".join(["individuals"] + ["individual_0"] * 8)
+    assert written[4].split(",")[0] == original[3].split(",")[0] == "labeled-data/m4s1/img0000.png"
+
+
+def _deeplabcut_convertcsv2h5_read(path: Path) -> pd.DataFrame:
+    """How DeepLabCut's ``conversioncode.convertcsv2h5`` reads a CollectedData CSV."""
+    head = path.read_text().splitlines()[:5]
+    header = list(range(4)) if "individuals" in head[1] else list(range(3))
+    index_col = [0, 1, 2] if head[-1].split(",")[0] == "labeled-data" else 0
+    return pd.read_csv(path, index_col=index_col, header=header)
+
+
+@pytest.mark.parametrize("index_style", ["path", "multi"])
+def test_written_csv_loads_in_movement_and_deeplabcut(
+    small_frames: LabeledFrames, tmp_path: Path, index_style: str
+) -> None:
+    load_poses = pytest.importorskip("movement.io.load_poses")
+    h5, csv = write_collected_data(
+        tmp_path, "tester", small_frames.bodyparts, small_frames.image_paths,
+        small_frames.keypoints, index_style=index_style,  # type: ignore[arg-type]
+    )  # fmt: skip
+    from_csv = load_poses.from_dlc_file(csv)
+    from_h5 = load_poses.from_dlc_file(h5)
+    # movement: (time, space, keypoints, individuals); ours: (frames, individuals, keypoints, xy)
+    positions = from_csv.position.values.transpose(0, 3, 2, 1)
+    np.testing.assert_array_equal(positions, small_frames.keypoints)
+    assert list(from_csv.keypoints.values) == small_frames.bodyparts
+    np.testing.assert_array_equal(from_csv.position.values, from_h5.position.values)
+    assert list(from_csv.individuals.values) == list(from_h5.individuals.values)
+    # DeepLabCut reads the CSV back to the values and image paths of the .h5.
+    dlc = _deeplabcut_convertcsv2h5_read(csv).droplevel("individuals", axis=1)
+    h5_frame = pd.read_hdf(h5)
+    assert dlc.columns.equals(h5_frame.columns)
+    assert ["/".join(i) if isinstance(i, tuple) else i for i in h5_frame.index] == list(dlc.index)
+    np.testing.assert_array_equal(dlc.to_numpy(), h5_frame.to_numpy())
+
+
+def test_real_deeplabcut_csv_still_reads(openfield: Path) -> None:
+    # Files DeepLabCut wrote (no "individuals" row) read as before.
+    frames = read_collected_data(openfield / f"{OPENFIELD_LABELS}.csv")
+    assert frames.keypoints.shape == (116, 1, 4, 2)
 
 
 # --- round trips -------------------------------------------------------------------------
@@ -231,7 +274,7 @@ def test_good_csv_reads(tmp_path: Path) -> None:
         (GOOD_CSV.replace("5.0,6.0", "5.0,"), "only one of x, y"),
         (GOOD_CSV.replace("img1", "img0"), "duplicate rows for image"),
         (GOOD_CSV.replace("S,S,S,S", "S,S,T,T"), "several scorers"),
-        (GOOD_CSV.replace("bodyparts,", "individuals,a,a,a,a\nbodyparts,"), "multi-animal"),
+        (GOOD_CSV.replace("bodyparts,", "individuals,a,a,b,b\nbodyparts,"), "2 individuals"),
         (GOOD_CSV.replace("tail,tail", "tail,nose"), "duplicate column nose/y"),
     ],
 )
@@ -239,6 +282,12 @@ def test_malformed_csv_raises(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(FormatError, match=message) as info:
         read_collected_data(_csv(tmp_path, text))
     assert "CollectedData_S.csv" in str(info.value)
+
+
+def test_csv_with_one_individual_reads(tmp_path: Path) -> None:
+    plain = read_collected_data(_csv(tmp_path, GOOD_CSV)).keypoints
+    text = GOOD_CSV.replace("bodyparts,", "individuals,m,m,m,m\nbodyparts,")
+    np.testing.assert_array_equal(read_collected_data(_csv(tmp_path, text)).keypoints, plain)
 
 
 def test_unknown_and_missing_bodyparts_are_named(tmp_path: Path) -> None:
@@ -258,10 +307,18 @@ def _df(columns: list[tuple[str, ...]], names: list[str]) -> pd.DataFrame:
 
 
 def test_h5_multi_animal_is_rejected(tmp_path: Path) -> None:
-    df = _df([("S", "mouse1", "nose", "x"), ("S", "mouse1", "nose", "y")],
+    df = _df([("S", "mouse1", "nose", "x"), ("S", "mouse1", "nose", "y"),
+              ("S", "mouse2", "nose", "x"), ("S", "mouse2", "nose", "y")],
              ["scorer", "individuals", "bodyparts", "coords"])  # fmt: skip
     with pytest.raises(FormatError, match="multi-animal"):
         read_collected_data(_h5(tmp_path, df))
+
+
+def test_h5_with_one_individual_reads(tmp_path: Path) -> None:
+    df = _df([("S", "mouse1", "nose", "x"), ("S", "mouse1", "nose", "y")],
+             ["scorer", "individuals", "bodyparts", "coords"])  # fmt: skip
+    frames = read_collected_data(_h5(tmp_path, df))
+    assert frames.bodyparts == ["nose"] and frames.keypoints.shape == (1, 1, 1, 2)
 
 
 def test_h5_wrong_levels_are_rejected(tmp_path: Path) -> None:

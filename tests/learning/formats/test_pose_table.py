@@ -74,6 +74,22 @@ def test_movement_loads_written_table(poses: np.ndarray, tmp_path: Path) -> None
         np.testing.assert_allclose(ds.confidence.values[..., 0], _as_stored(poses)[..., 2])
 
 
+def test_movement_loads_a_filtered_table_whose_first_frame_is_lost(
+    poses: np.ndarray, tmp_path: Path
+) -> None:
+    # The analysis's "_filtered" table: low-likelihood points are NaN, here all of frame 0.
+    load_poses = pytest.importorskip("movement.io.load_poses")
+    poses = poses.copy()
+    poses[0, :, 2] = 0.01
+    filtered = apply_pcutoff(poses, 0.05)
+    _, csv = write_pose_table(tmp_path / f"m3v1mp4{SCORER}_filtered", SCORER, PARTS, filtered)
+    ds = load_poses.from_dlc_file(csv)
+    assert ds.position.shape == (30, 2, 4, 1)
+    position = ds.position.values.transpose(0, 2, 1, 3)[..., 0]
+    np.testing.assert_allclose(position, _as_stored(filtered)[..., :2], rtol=1e-6)
+    assert np.isnan(position[0]).all()
+
+
 def test_apply_pcutoff(poses: np.ndarray) -> None:
     out = apply_pcutoff(poses, 0.5)
     low = poses[..., 2] < 0.5
