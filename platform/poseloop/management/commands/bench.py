@@ -19,6 +19,8 @@ BENCHMARKS = {
     "train": "learning.bench_train",
     "infer": "learning.bench_infer",
     "score": "learning.bench_score",
+    "loop": "poseloop.bench_loop",
+    "fanout": "learning.bench_fanout",
 }
 
 
