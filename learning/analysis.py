@@ -44,10 +44,10 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from jobs.dispatch import dispatch_on_commit
 from jobs.models import Job, JobKind, JobStatus
 from jobs.progress import JobCancelled, create_job
 from learning.engine.export import OnnxRunner, Runner, TorchRunner, export_onnx
@@ -222,10 +222,8 @@ def start_analysis(
     user: AbstractBaseUser | None = None,
 ) -> Job:
     """Queue an analysis job; the task is sent once the job row is committed."""
-    from learning.analysis_tasks import analyze_video_task
-
     job = create_analysis_job(video, version, options, user)
-    transaction.on_commit(lambda: analyze_video_task.delay(job.pk))
+    dispatch_on_commit(job)
     return job
 
 

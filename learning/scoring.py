@@ -33,6 +33,7 @@ from django.db import IntegrityError, transaction
 
 from annotation.models import QueueReason
 from annotation.queue import enqueue_frames, queue_state, rerank_open_entries
+from jobs.dispatch import dispatch_on_commit
 from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job, JobKind
 from jobs.progress import JobCancelled, create_job, report, running
@@ -410,9 +411,7 @@ def queue_scoring(project_id: int, version_id: int) -> Job | None:
                           status__in=ACTIVE_JOB_STATUSES).exists():
         return None
     job = create_job(project_id, JobKind.SCORE, params={"version_id": version_id})
-    from learning.selection_tasks import score_project_task
-
-    transaction.on_commit(lambda: score_project_task.delay(project_id, version_id, job.pk))
+    dispatch_on_commit(job)
     return job
 
 

@@ -29,6 +29,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from jobs.dispatch import dispatch_on_commit
 from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job, JobKind, JobStatus
 from jobs.progress import JobCancelled, cancel_requested, create_job, report
@@ -179,9 +180,7 @@ def start_training(project: Project, *, user: AbstractBaseUser | None = None,
             raise Conflict("A training of this project is already queued or running.") from None
         job.params = {**job.params, "version_id": version.pk}
         job.save(update_fields=["params", "updated_at"])
-        from learning.tasks import train_model_task
-
-        transaction.on_commit(lambda: train_model_task.delay(version.pk, job.pk))
+        dispatch_on_commit(job)
     return version
 
 

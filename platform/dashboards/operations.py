@@ -11,13 +11,13 @@ from django_celery_beat.models import PeriodicTask
 
 from annotation.models import LIVE_STATUSES, EntryStatus, QueueEntry, QueueReason
 from jobs.models import ACTIVE_STATUSES, Job, JobKind, JobStatus, WorkerHeartbeat
+from jobs.stuck import WORKER_ALIVE, StuckCheck
 from learning.models import CurrentModel, ModelVersion, VersionStatus
 from learning.triggers import SCHEDULE_PREFIX, new_labels_since_last_model
 from projects.models import Project
 
 FAILED_JOBS_SHOWN = 10
 FAILED_WITHIN = timedelta(days=7)
-HEARTBEAT_ALIVE = timedelta(minutes=3)  # beat sends one a minute
 ERROR_CHARS = 2000
 
 
@@ -48,6 +48,7 @@ class JobRow(TypedDict):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    stuck_reason: str | None  # None unless queued too long (jobs.stuck)
 
 
 class Schedule(TypedDict):
@@ -64,6 +65,7 @@ class Heartbeat(TypedDict):
     seen_at: datetime
     age_s: float
     alive: bool
+    queues: list[str]
 
 
 class Operations(TypedDict):
@@ -101,12 +103,12 @@ def leases(project: Project, now: datetime) -> list[Lease]:
             for e in rows]
 
 
-def _job_row(job: Job) -> JobRow:
+def _job_row(job: Job, check: StuckCheck) -> JobRow:
     return {"id": job.pk, "kind": job.kind, "kind_label": job.get_kind_display(),
             "status": job.status, "progress": max(0.0, min(1.0, job.progress or 0.0)),
             "message": job.message, "error": job.error[-ERROR_CHARS:],
             "created_at": job.created_at, "started_at": job.started_at,
-            "finished_at": job.finished_at}
+            "finished_at": job.finished_at, "stuck_reason": check.reason(job)}
 
 
 def jobs(project: Project, now: datetime) -> list[JobRow]:
@@ -116,7 +118,8 @@ def jobs(project: Project, now: datetime) -> list[JobRow]:
     failed = list(jobs_.filter(status=JobStatus.FAILED, created_at__gte=now - FAILED_WITHIN,
                                kind__in=[JobKind.TRAIN, JobKind.SCORE, JobKind.ANALYZE])
                   .order_by("-created_at")[:FAILED_JOBS_SHOWN])
-    return [_job_row(j) for j in active + failed]
+    check = StuckCheck(now)
+    return [_job_row(j, check) for j in active + failed]
 
 
 def _interval_text(task: PeriodicTask) -> str:
@@ -153,7 +156,7 @@ def workers(now: datetime) -> list[Heartbeat]:
     """Every worker's last heartbeat (workers are shared by all projects)."""
     return [{"hostname": h.hostname, "seen_at": h.seen_at,
              "age_s": round((now - h.seen_at).total_seconds(), 1),
-             "alive": now - h.seen_at <= HEARTBEAT_ALIVE}
+             "alive": now - h.seen_at <= WORKER_ALIVE, "queues": list(h.queues or [])}
             for h in WorkerHeartbeat.objects.order_by("hostname")]
 
 

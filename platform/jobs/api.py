@@ -1,4 +1,4 @@
-"""REST endpoints for job progress and cancellation."""
+"""REST endpoints for job progress, cancellation and the retry of stuck jobs."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from rest_framework.views import APIView
 from accounts.access import ALL_ROLES
 from accounts.api_permissions import ProjectScopedMixin
 from accounts.models import Role
+from jobs.dispatch import NotRetryable, retry
 from jobs.models import Job
 from jobs.progress import request_cancel
 from jobs.serializers import JobSerializer
+from jobs.stuck import StuckCheck
 
 
 class JobListApi(ProjectScopedMixin, generics.ListAPIView):
@@ -29,6 +31,9 @@ class JobListApi(ProjectScopedMixin, generics.ListAPIView):
             jobs = jobs.filter(status__in=["queued", "running"])
         return jobs
 
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "stuck": StuckCheck()}
+
 
 class JobDetailApi(ProjectScopedMixin, APIView):
     read_roles = ALL_ROLES
@@ -40,7 +45,7 @@ class JobDetailApi(ProjectScopedMixin, APIView):
 
 
 class JobCancelApi(ProjectScopedMixin, APIView):
-    """Ask a running job to stop (PI)."""
+    """Cancel a queued job at once, or ask a running one to stop (PI)."""
 
     write_roles = (Role.PI,)
 
@@ -53,3 +58,20 @@ class JobCancelApi(ProjectScopedMixin, APIView):
             )
         job.refresh_from_db()
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class JobRetryApi(ProjectScopedMixin, APIView):
+    """Send a stuck queued job's task to the workers again (PI); 409 if it is not stuck."""
+
+    write_roles = (Role.PI,)
+
+    @extend_schema(request=None, responses={202: JobSerializer, 409: None})
+    def post(self, request: Request, project_id: int, job_id: int) -> Response:
+        job = get_object_or_404(Job, pk=job_id, project=self.get_project())
+        check = StuckCheck()
+        try:
+            job = retry(job, queued_before=check.now - check.after)
+        except NotRetryable as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        return Response(JobSerializer(job, context={"stuck": check}).data,
+                        status=status.HTTP_202_ACCEPTED)

@@ -40,6 +40,9 @@ class Job(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its task was last handed to the broker"
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -57,10 +60,11 @@ class Job(models.Model):
 
 
 class WorkerHeartbeat(models.Model):
-    """Last time a Celery worker answered; beat sends a heartbeat every minute."""
+    """Last time a Celery worker answered, and the queues it consumes (jobs.worker)."""
 
     hostname = models.CharField(max_length=255, unique=True)
     seen_at = models.DateTimeField()
+    queues = models.JSONField(default=list, blank=True, help_text="[] when unknown")
 
     class Meta:
         ordering = ["-seen_at"]

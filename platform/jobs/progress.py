@@ -6,10 +6,12 @@ import logging
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from jobs.models import ACTIVE_STATUSES, Job, JobKind, JobStatus
 
@@ -48,7 +50,18 @@ def cancel_requested(job_id: int) -> bool:
 
 
 def request_cancel(job: Job) -> bool:
-    """Ask a queued or running job to stop; returns False if it had already finished."""
+    """Cancel a queued job at once, or ask a running one to stop; False if it had finished.
+
+    The queued case is a conditional UPDATE on the queued status (a worker claims a job with
+    the same kind of UPDATE, so exactly one of them wins, and a message delivered later finds
+    the job not queued and skips it); if the worker won, the running job gets the cancel flag.
+    """
+    now = timezone.now()
+    if Job.objects.filter(pk=job.pk, status=JobStatus.QUEUED).update(
+        status=JobStatus.CANCELLED, cancel_requested=True, finished_at=now, updated_at=now,
+        message="Cancelled before it started",
+    ):
+        return True
     updated = Job.objects.filter(pk=job.pk, status__in=ACTIVE_STATUSES).update(
         cancel_requested=True
     )
@@ -83,7 +96,17 @@ def running(job_id: int) -> Iterator[Job]:
         )
         raise
     else:
-        _finish(job_id, JobStatus.SUCCEEDED, progress=1.0, result=job.result)
+        # The last progress message names a phase ("Evaluating"); a finished job says so.
+        _finish(job_id, JobStatus.SUCCEEDED, progress=1.0, result=job.result,
+                message=done_message(job.started_at, timezone.now()))
+
+
+def done_message(started_at: datetime | None, now: datetime) -> str:
+    """"Done in 42 s" / "Done in 3 minutes": what a succeeded job's message reads."""
+    if started_at is None:
+        return "Done"
+    seconds = (now - started_at).total_seconds()
+    return f"Done in {seconds:.0f} s" if seconds < 60 else f"Done in {timesince(started_at, now)}"
 
 
 def _finish(

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from celery import shared_task
-from django.utils import timezone
 
-from jobs.models import WorkerHeartbeat
 from jobs.reaper import reap_stale_jobs
+from jobs.worker import consumed_queues, record_heartbeat
 
 
 @shared_task(ignore_result=True)
 def heartbeat() -> None:
-    """Record that a worker is alive (its hostname and the time)."""
-    hostname = heartbeat.request.hostname or "eager"
-    WorkerHeartbeat.objects.update_or_create(
-        hostname=hostname, defaults={"seen_at": timezone.now()}
-    )
+    """Record that a worker is alive (its hostname, the time and the queues it consumes)."""
+    record_heartbeat(heartbeat.request.hostname or "eager", consumed_queues(heartbeat.app))
 
 
 @shared_task(ignore_result=True)

@@ -29,6 +29,7 @@ project_routes = [
     path("jobs/", jobs_api.JobListApi.as_view(), name="jobs"),
     path("jobs/<int:job_id>/", jobs_api.JobDetailApi.as_view(), name="job"),
     path("jobs/<int:job_id>/cancel/", jobs_api.JobCancelApi.as_view(), name="job-cancel"),
+    path("jobs/<int:job_id>/retry/", jobs_api.JobRetryApi.as_view(), name="job-retry"),
     path("dashboard/", dashboards_api.DashboardApi.as_view(), name="dashboard"),
     path("", include("annotation.api_urls")),
     path("", include("learning.api_urls")),

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
 
+from jobs.dispatch import dispatch_on_commit
 from jobs.models import Job, JobKind
 from jobs.progress import create_job
 from videos.extraction import Strategy
 from videos.models import Video
-from videos.tasks import extract_frames_task
 
 MAX_FRAMES_PER_EXTRACTION = 2000
 
@@ -24,5 +23,5 @@ def start_extraction(
         user_id=getattr(user, "pk", None),
         params={"video_id": video.pk, "strategy": str(strategy), "n": n, "seed": seed},
     )
-    transaction.on_commit(lambda: extract_frames_task.delay(job.pk))
+    dispatch_on_commit(job)
     return job

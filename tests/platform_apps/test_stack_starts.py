@@ -6,11 +6,13 @@ import os
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 from jobs.models import WorkerHeartbeat
 from jobs.tasks import heartbeat
@@ -54,7 +56,7 @@ def test_worker_consumes_a_task_from_the_broker(tmp_path, settings):
             "--pool",
             "solo",
             "-Q",
-            "default",
+            "default,training",
             "-n",
             "pytest-worker@%h",
             "-l",
@@ -66,17 +68,30 @@ def test_worker_consumes_a_task_from_the_broker(tmp_path, settings):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    beats = WorkerHeartbeat.objects.filter(hostname__startswith="pytest-worker@")
+    long_ago = timezone.now() - timedelta(days=1)
     try:
+        # The worker records its own heartbeat when ready (jobs.worker), with its queues…
+        queues = _wait_for(worker, lambda: beats.values_list("queues", flat=True).first())
+        beats.update(seen_at=long_ago)
+        # …and a heartbeat task sent through the broker refreshes it at once.
         heartbeat.apply_async(queue="default")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and worker.poll() is None:
-            if WorkerHeartbeat.objects.filter(hostname__startswith="pytest-worker@").exists():
-                break
-            time.sleep(0.5)
+        refreshed = _wait_for(worker, lambda: beats.filter(seen_at__gt=long_ago).exists())
         alive = worker.poll() is None
     finally:
         worker.terminate()
         output = worker.communicate(timeout=30)[0]
         app.conf.task_always_eager = True
     assert alive, output
-    assert WorkerHeartbeat.objects.filter(hostname__startswith="pytest-worker@").exists(), output
+    assert queues == ["default", "training"], output
+    assert refreshed, output
+
+
+def _wait_for(worker: subprocess.Popen, condition, seconds: float = 60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and worker.poll() is None:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    return None

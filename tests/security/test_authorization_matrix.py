@@ -119,6 +119,7 @@ ROUTES: dict[str, dict[str, Rule]] = {
     A + "jobs/": {"get": api(MEMBERS)},
     A + "jobs/<int:job_id>/": {"get": api(MEMBERS)},
     A + "jobs/<int:job_id>/cancel/": {"post": api(PI)},
+    A + "jobs/<int:job_id>/retry/": {"post": api(PI)},
     A + "dashboard/": {"get": api(REVIEWERS)},
     A + "queue/": {"get": api(PI), "post": api(PI)},
     A + "queue/next/": {"post": api(LABELERS)},
