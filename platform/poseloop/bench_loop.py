@@ -125,7 +125,7 @@ def _timeline(pi: Client, pid: int, t0: float, first_version: int, timeout: floa
         "labels": options["labels"], "train_minutes": options["minutes"],
         "n_labeled_frames": version["n_labeled_frames"],
         "first_version": first_version, "new_version": version["id"],
-        "promoted": current,
+        "promoted": current is not None,
         "s_to_training_start": after(train["started_at"]),
         "s_to_training_end": after(train["finished_at"]),
         "s_to_model_current": round(current - t0, 2) if current else None,
