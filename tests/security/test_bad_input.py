@@ -104,16 +104,19 @@ def _edit_cell(csv: Path, row: int, col: int, value: str) -> None:
     csv.write_text("\n".join(lines) + "\n")
 
 
-def _wrong_header(csv: Path) -> None:
+def _edit_bodyparts_row(csv: Path, old: str, new: str, count: int) -> None:
     lines = csv.read_text().splitlines()
-    lines[1] = lines[1].replace("bodyparts", "parts", 1)
+    row = next(i for i, line in enumerate(lines) if line.startswith("bodyparts,"))
+    lines[row] = lines[row].replace(old, new, count)
     csv.write_text("\n".join(lines) + "\n")
+
+
+def _wrong_header(csv: Path) -> None:
+    _edit_bodyparts_row(csv, "bodyparts", "parts", 1)
 
 
 def _unknown_part(csv: Path) -> None:
-    lines = csv.read_text().splitlines()
-    lines[1] = lines[1].replace("tailbase", "tail", 2)
-    csv.write_text("\n".join(lines) + "\n")
+    _edit_bodyparts_row(csv, "tailbase", "tail", 2)
 
 
 def _negative(csv: Path) -> None:
