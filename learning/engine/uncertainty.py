@@ -34,6 +34,20 @@ DEFAULT_WEIGHTS: dict[str, float] = {
     "skeleton": 0.5,
     "coverage": 1.0,
 }
+# What each score measures, in words for people choosing weights (the settings page).
+SCORE_DESCRIPTIONS: dict[str, str] = {
+    "confidence": "Low confidence: 1 - the mean peak likelihood of the body parts.",
+    "entropy": "Spread-out heatmaps: how unsure the model is where each part is.",
+    "peaks": "Second peaks: another place in the image looks almost as likely.",
+    "tta": "Unstable under flips and zooms: the prediction moves when the image is flipped "
+           "or zoomed (computed for the most uncertain frames only).",
+    "disagreement": "Changed opinion: distance between the current and the previous "
+                    "model's predictions.",
+    "temporal": "Jumps in time: how far a part leaves its smooth track through the video.",
+    "skeleton": "Implausible pose: limb lengths or joint angles unlike the labeled frames.",
+    "coverage": "Unlike the labeled frames: distance to the nearest labeled frame (the "
+                "model's blind spots).",
+}
 EPS = 1e-9
 MAD_TO_STD = 1.4826
 

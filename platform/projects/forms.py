@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.models import Role
+from learning.engine.uncertainty import DEFAULT_WEIGHTS, SCORE_DESCRIPTIONS
 from projects.models import Project
 from projects.serializers import LOOP_FIELDS
+from projects.skeleton import SkeletonSpec, skeleton_dict
 from videos.extraction import Strategy
 from videos.services import MAX_FRAMES_PER_EXTRACTION
 
@@ -23,7 +27,10 @@ def _pairs(text: str, field: str) -> list[list[str]]:
             continue
         parts = [p.strip() for p in line.replace("-", ",").split(",") if p.strip()]
         if len(parts) != 2:
-            raise ValidationError(f"{field}: write one pair per line, like 'leftear, rightear'.")
+            raise ValidationError(
+                f"{field}: write one pair per line, like 'leftear, rightear' "
+                f"(not {line.strip()!r})."
+            )
         pairs.append(parts)
     return pairs
 
@@ -56,11 +63,108 @@ class ProjectCreateForm(forms.ModelForm):
         }
 
 
+def _weight_field(name: str) -> forms.FloatField:
+    return forms.FloatField(
+        label=name, min_value=0, max_value=1000, required=False,
+        widget=forms.NumberInput(attrs={"step": "any"}),
+        help_text=f"{SCORE_DESCRIPTIONS[name]} Default {DEFAULT_WEIGHTS[name]:g}; 0 ignores it.",
+    )
+
+
 class ProjectSettingsForm(forms.ModelForm):
+    """The loop's settings; acquisition weights get one number field per score.
+
+    Weights are saved as the project's overrides of `DEFAULT_WEIGHTS` (an empty field or the
+    default value stores nothing), the mapping `learning.scoring` reads.
+    """
+
+    WEIGHT_PREFIX = "weight_"
+
     class Meta:
         model = Project
-        fields = ["name", "description", *LOOP_FIELDS]
+        fields = ["name", "description", *(f for f in LOOP_FIELDS if f != "acquisition_weights")]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stored = self.instance.acquisition_weights or {}
+        for name, default in DEFAULT_WEIGHTS.items():
+            field = _weight_field(name)
+            field.initial = stored.get(name, default)
+            self.fields[self.WEIGHT_PREFIX + name] = field
+
+    def weight_fields(self) -> list[forms.BoundField]:
+        return [self[self.WEIGHT_PREFIX + name] for name in DEFAULT_WEIGHTS]
+
+    def setting_fields(self) -> list[forms.BoundField]:
+        return [bf for bf in self if not bf.name.startswith(self.WEIGHT_PREFIX)]
+
+    def weights(self) -> dict[str, float]:
+        """The cleaned weights that differ from the defaults."""
+        out = {}
+        for name, default in DEFAULT_WEIGHTS.items():
+            value = self.cleaned_data.get(self.WEIGHT_PREFIX + name)
+            if value is not None and value != default:
+                out[name] = float(value)
+        return out
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        fields = [self.WEIGHT_PREFIX + name for name in DEFAULT_WEIGHTS]
+        if all(f in cleaned for f in fields) and not any(
+            {**DEFAULT_WEIGHTS, **self.weights()}.values()
+        ):
+            raise ValidationError("At least one acquisition weight must be above 0.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> Project:
+        self.instance.acquisition_weights = self.weights()
+        return super().save(commit)
+
+
+class SkeletonForm(forms.Form):
+    """Edges and left/right pairs between the project's body parts (body parts stay as they are)."""
+
+    edges = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="Lines drawn between body parts, one per line: 'snout, leftear'.",
+    )
+    pairs = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Left/right pairs, swapped when training flips images: 'leftear, rightear'. "
+        "A body part can be in one pair only.",
+    )
+
+    def __init__(self, project: Project, *args: Any, **kwargs: Any) -> None:
+        skeleton = skeleton_dict(project)
+        kwargs.setdefault("initial", {
+            "edges": "\n".join(f"{a}, {b}" for a, b in skeleton["edges"]),
+            "pairs": "\n".join(f"{a}, {b}" for a, b in skeleton["pairs"]),
+        })
+        super().__init__(*args, **kwargs)
+        self.bodyparts = skeleton["bodyparts"]
+
+    def clean_edges(self) -> list[list[str]]:
+        return _pairs(self.cleaned_data["edges"], "edges")
+
+    def clean_pairs(self) -> list[list[str]]:
+        return _pairs(self.cleaned_data["pairs"], "pairs")
+
+    def spec(self) -> SkeletonSpec:
+        """The full skeleton for `set_skeleton`: body parts unchanged, the edited links."""
+        return {
+            "bodyparts": [{"id": bp["id"], "name": bp["name"], "color": bp["color"]}
+                          for bp in self.bodyparts],
+            "edges": self.cleaned_data["edges"],
+            "pairs": self.cleaned_data["pairs"],
+        }
+
+    def add_skeleton_error(self, exc: ValidationError) -> None:
+        """Show `set_skeleton`'s refusal beside the field it is about."""
+        for field, messages in exc.message_dict.items():
+            self.add_error(field if field in self.fields else None, messages)
 
 
 class MemberForm(forms.Form):

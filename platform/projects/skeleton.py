@@ -85,7 +85,7 @@ def _pairs_by_name(
     for pair in pairs:
         if len(pair) != 2 or pair[0] == pair[1]:
             raise ValidationError(
-                {field: f"{list(pair)} is not a pair of two different body parts."}
+                {field: f"{' – '.join(pair)} is not a pair of two different body parts."}
             )
         unknown = [n for n in pair if n not in names]
         if unknown:
@@ -102,6 +102,11 @@ def set_skeleton(project: Project, spec: SkeletonSpec) -> None:
     specs = spec["bodyparts"]
     names = _check_names(specs)
     edges = _pairs_by_name("edges", spec.get("edges", []), set(names))
+    seen_edges: set[frozenset[str]] = set()
+    for a, b in edges:
+        if frozenset((a, b)) in seen_edges:
+            raise ValidationError({"edges": f"The edge {a}–{b} is listed twice."})
+        seen_edges.add(frozenset((a, b)))
     pairs = _pairs_by_name("pairs", spec.get("pairs", []), set(names))
     in_pairs = [n for p in pairs for n in p]
     if len(set(in_pairs)) != len(in_pairs):

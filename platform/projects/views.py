@@ -19,10 +19,11 @@ from projects.forms import (
     MemberForm,
     ProjectCreateForm,
     ProjectSettingsForm,
+    SkeletonForm,
     UploadForm,
 )
 from projects.services import create_project
-from projects.skeleton import skeleton_dict
+from projects.skeleton import set_skeleton, skeleton_dict
 from videos.extraction import Strategy
 from videos.ingest import DuplicateVideo, add_uploaded_file
 from videos.models import Frame, Video
@@ -84,16 +85,34 @@ def project_detail(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 def project_settings(request: HttpRequest, project_id: int) -> HttpResponse:
+    """The loop's settings and, as a second form (button "save_skeleton"), edges and pairs."""
     project = get_project_for(request.user, project_id, PI_ONLY)
-    form = ProjectSettingsForm(request.POST or None, instance=project)
-    if request.method == "POST" and form.is_valid():
+    editing_skeleton = "save_skeleton" in request.POST
+    form = ProjectSettingsForm(
+        request.POST if request.method == "POST" and not editing_skeleton else None,
+        instance=project,
+    )
+    skeleton_form = SkeletonForm(project, request.POST if editing_skeleton else None)
+    status = 200
+    if editing_skeleton and skeleton_form.is_valid():
+        try:
+            set_skeleton(project, skeleton_form.spec())
+        except ValidationError as exc:
+            skeleton_form.add_skeleton_error(exc)
+        else:
+            messages.success(request, "Skeleton saved.")
+            return redirect("projects:settings", project_id=project.pk)
+    elif form.is_bound and form.is_valid():
         form.save()
         messages.success(request, "Settings saved.")
         return redirect("projects:detail", project_id=project.pk)
+    if request.method == "POST":
+        status = 400
     return render(
         request,
         "projects/settings.html",
-        {"project": project, "form": form, "skeleton": skeleton_dict(project)},
+        {"project": project, "form": form, "skeleton_form": skeleton_form},
+        status=status,
     )
 
 
