@@ -85,16 +85,16 @@ def _measure(stack: Stack, options: dict[str, Any], stdout: Any) -> dict[str, An
         _submit_labels(annotator, pid, {f: oracle[f] for f in first_frames})
 
     stdout.write(f"training the first model ({options['minutes']} min) …\n")
-    first = pi.post(f"projects/{pid}/models/train/", {}, expect=(201, 202))
-    pi.wait_job(pid, first["job"]["id"], timeout)
-    wait_for("the first model", lambda: pi.current_model(pid), timeout)
+    # 409: an import already started one (its labels reached the default threshold).
+    pi.post(f"projects/{pid}/models/train/", {}, expect=(201, 202, 409))
+    first = wait_for("the first model", lambda: pi.current_model(pid), timeout)
     _wait_idle(pi, pid, timeout)
 
     pi.call("PATCH", f"projects/{pid}/", json={"retrain_after_labels": options["labels"]})
     stdout.write(f"submitting {options['labels']} labels …\n")
     measured = {f: oracle[f] for f in (frames * options["labels"])[:options["labels"]]}
     last_label_at = _submit_labels(annotator, pid, measured)
-    return _timeline(pi, pid, last_label_at, first["version"]["id"], timeout, options, stdout)
+    return _timeline(pi, pid, last_label_at, first["id"], timeout, options, stdout)
 
 
 def _timeline(pi: Client, pid: int, t0: float, first_version: int, timeout: float,
