@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: run test setup browser lint schema clean
+.PHONY: run test setup browser lint deps schema clean
 
 run: setup ## set up, migrate, build the demo project, run web + worker + beat
 	$(PY) manage.py up
@@ -27,10 +27,15 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null; \
 	  else echo "chromium is not installed: browser tests will be skipped"; fi; }
 
-lint: setup
+lint: setup deps
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
+
+# Every third-party import is a declared runtime dependency and every one is used
+# ([tool.deptry] in pyproject.toml): what production imports, the Docker image installs.
+deps: setup
+	$(VENV)/bin/deptry .
 
 schema: setup
 	$(PY) manage.py spectacular --file schema.yml --validate
