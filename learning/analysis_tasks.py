@@ -3,6 +3,7 @@
 All three names match ``learning.*analyze_*`` and so go to the ``inference`` queue, where
 several worker processes take the chunks in parallel. A chord needs a result backend; without
 one (``CELERY_RESULT_BACKEND`` unset) the first task runs every chunk itself, in order.
+Only the chunks store a result (the chord collects them); `bench fanout` measures the speed-up.
 """
 
 from __future__ import annotations
@@ -40,7 +41,9 @@ def analyze_video_task(job_id: int) -> None:
     chord(header)(merge_analysis_task.si(job_id))
 
 
-@shared_task(acks_late=True)
+# The one task whose result is stored (CELERY_TASK_IGNORE_RESULT is on): a chord counts its
+# parts' results in the backend before it sends the merge.
+@shared_task(acks_late=True, ignore_result=False)
 def analyze_chunk_task(job_id: int, start: int, stop: int | None) -> str | None:
     """Analyse one frame range into a part file; a failure fails the whole job."""
     try:

@@ -283,8 +283,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_queue_dir / "control"),
         "store_processed": False,
     }
+# A result backend (compose: Redis) is what lets video analysis fan its chunks out to several
+# worker processes: a chord counts its finished parts there. Without one, analysis runs its
+# chunks one after the other in one worker (learning.analysis_tasks).
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
-CELERY_TASK_IGNORE_RESULT = CELERY_RESULT_BACKEND is None
+# Nobody waits on a task's return value: results are not stored, except where a task says
+# `ignore_result=False` (the analysis chunks, which the chord collects). Stored ones expire.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = 24 * 3600  # seconds; Redis drops them itself (a key TTL)
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True

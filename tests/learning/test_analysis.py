@@ -112,6 +112,39 @@ def test_int8_falls_back_to_float_when_quantisation_fails(setup, monkeypatch):
     assert isinstance(runner, OnnxRunner)
 
 
+@pytest.mark.parametrize("backend", [None, "eager"])
+def test_analysis_completes_with_and_without_a_result_backend(setup, monkeypatch, backend):
+    """No backend: the first task runs every chunk itself; a backend (here eager): a chord.
+    Both publish the same poses."""
+    from learning import analysis_tasks
+    from poseloop.celery import app
+
+    reference = _poses(_run(setup["video"], setup["version"], chunk_frames=1000, batch_size=8))
+    if backend is None:
+        monkeypatch.setattr(app.conf, "task_always_eager", False)
+        monkeypatch.setattr(app.conf, "result_backend", None)
+    chords = []
+    real_chord = analysis_tasks.chord
+    monkeypatch.setattr(analysis_tasks, "chord",
+                        lambda header: chords.append(header) or real_chord(header))
+    job = _run(setup["video"], setup["version"], chunk_frames=10, batch_size=8)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert len(chords) == (0 if backend is None else 1)
+    np.testing.assert_array_equal(_poses(job), reference)
+
+
+def test_only_the_chord_parts_store_results(settings):
+    from learning.analysis_tasks import (
+        analyze_chunk_task,
+        analyze_video_task,
+        merge_analysis_task,
+    )
+
+    assert settings.CELERY_TASK_IGNORE_RESULT and settings.CELERY_RESULT_EXPIRES > 0
+    assert analyze_chunk_task.ignore_result is False
+    assert analyze_video_task.ignore_result and merge_analysis_task.ignore_result
+
+
 def test_progress_counts_frames(setup):
     job = _run(setup["video"], setup["version"], chunk_frames=16, batch_size=8)
     assert job.progress == 1.0 and job.message == f"{N_FRAMES} frames"

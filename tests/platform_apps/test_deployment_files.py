@@ -31,6 +31,24 @@ def test_compose_has_the_stack_and_a_gpu_training_worker():
     assert "training" not in worker[worker.index("-Q") + 1]
 
 
+def test_every_app_service_shares_broker_cache_and_result_backend():
+    """The training worker's own `environment:` must not drop what the anchor sets."""
+    services = yaml.safe_load((ROOT / "docker" / "compose.yml").read_text())["services"]
+    for name in ("migrate", "web", "worker", "training-worker", "beat"):
+        env = services[name]["environment"]
+        assert {"DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL"} <= set(env), name
+        assert env["CELERY_RESULT_BACKEND"].startswith("redis://"), name
+    assert services["training-worker"]["environment"]["POSELOOP_DEVICE"] == "cuda"
+
+
+def test_image_installs_the_runtime_dependencies_and_not_the_dev_extra():
+    """What production imports is [project].dependencies (checked by `make deps`: deptry)."""
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    installs = re.findall(r'pip install "?\.(\[[a-z0-9,]*\])?"?', dockerfile)
+    assert installs and all("dev" not in extra for extra in installs)
+    assert any("s3" in extra for extra in installs)
+
+
 def test_settings_fail_loudly_on_bad_values(monkeypatch):
     from poseloop.env import ConfigError, env_bool, env_int
 
