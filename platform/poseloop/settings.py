@@ -316,6 +316,9 @@ CELERY_BEAT_SCHEDULE = {
 PRETRAINED_WEIGHTS_DIR = env_str("POSELOOP_PRETRAINED_DIR", "")
 TORCH_DEVICE = env_str("POSELOOP_DEVICE", "")  # "", "cpu", "cuda", "cuda:1"
 TRAIN_DEFAULT_MINUTES = env_float("POSELOOP_TRAIN_MINUTES", 10.0)
+# A job queued longer than this without a worker taking it is shown as stuck (with the reason
+# when known) and a PI may retry or cancel it (jobs/stuck.py).
+JOB_STUCK_AFTER_S = env_int("POSELOOP_JOB_STUCK_AFTER_S", 120)
 # Tracked video analysis re-detects the animal on the whole frame every this many frames.
 ANALYSIS_KEYFRAME_INTERVAL = 256
 
