@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, OpenApiTypes, extend_schema
 from rest_framework import generics, status
@@ -65,15 +65,17 @@ class ModelDetailApi(_VersionMixin, APIView):
 
 
 class CurrentModelApi(ProjectScopedMixin, APIView):
-    """The current model: id, iteration, created_at, test RMSE and the previous one's."""
+    """The current model: id, iteration, created_at, test RMSE and the previous one's; null
+    while the project has none (pages learn from it whether to ask for predictions)."""
 
     read_roles = ALL_ROLES
 
-    @extend_schema(responses={200: CurrentModelSerializer, 404: None})
-    def get(self, request: Request, project_id: int) -> Response:
+    @extend_schema(responses={200: CurrentModelSerializer(allow_null=True)})
+    def get(self, request: Request, project_id: int) -> Response | JsonResponse:
         version = registry.current_version(self.get_project())
         if version is None:
-            raise Http404("This project has no current model yet.")
+            # A JSON null body (DRF's renderer would send an empty one for None).
+            return JsonResponse(None, safe=False)
         previous = registry.previous_current(version)
         data = {
             "id": version.pk, "iteration": version.iteration, "created_at": version.created_at,

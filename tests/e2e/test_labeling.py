@@ -321,3 +321,24 @@ def test_submit_after_the_lease_lapsed_renews_it(lab, open_tab, live_server):
     assert any("409" in e for e in tab.errors)  # the first try was refused
     tab.errors = [e for e in tab.errors if "409" not in e]
     tab.assert_no_console_errors()
+
+
+def test_without_a_model_no_prediction_is_asked_and_no_error_logged(lab, open_tab):
+    # Each frame used to ask frames/<id>/prediction/, a 404 (and a console error) until a model
+    # exists; models/current/ now says "null" once and the page asks for nothing more.
+    tab = open_tab(lab.annotator, "/")
+    page = tab.page
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
+    answers = {}
+    page.on("response", lambda r: answers.setdefault(r.url.split("/api/")[-1], r.status))
+    page.goto(tab.page.url.rstrip("/") + label_url(lab.project))
+    first = wait_labeling(page)
+    page.keyboard.press("s")  # skip: a second frame, still without asking
+    page.wait_for_selector("#reason-dialog[open]")
+    page.keyboard.press("1")
+    wait_labeling(page, not_frame=first)
+    assert answers.get(f"projects/{lab.project.pk}/models/current/") == 200
+    assert page.is_hidden("#model-line") and page.is_hidden("#suggestions")
+    assert not [url for url in asked if "/prediction/" in url]
+    tab.assert_no_console_errors()

@@ -82,8 +82,12 @@ def test_current_contract(project, setup, as_user):
     assert body["previous_test_rmse_px"] == 10.0
 
 
-def test_current_404_without_a_model(project, users, as_user):
-    assert as_user("pi").get(_url(project, "models/current/")).status_code == 404
+def test_current_is_null_without_a_model(project, users, as_user, labeled_frames):
+    response = as_user("pi").get(_url(project, "models/current/"))
+    assert response.status_code == 200 and response.json() is None
+    # Predictions stay a 404 until a model exists; pages ask for them only after this says so.
+    frame = labeled_frames(project, 1)[0]
+    assert as_user("pi").get(_url(project, f"frames/{frame.pk}/prediction/")).status_code == 404
 
 
 def test_activate_refuses_failed_versions(project, setup, as_user):

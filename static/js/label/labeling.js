@@ -4,7 +4,7 @@ import { Api, ApiError } from "./api.js";
 import { drawPoint, drawSkeleton, drawSuggestion } from "./overlay.js";
 import { ABSENT, History, OCCLUDED, PointSet, VISIBLE } from "./points.js";
 import { Saver } from "./saver.js";
-import { refreshModel, refreshProgress, Stopwatch } from "./status.js";
+import { ModelWatch, refreshProgress, Stopwatch } from "./status.js";
 import { ImageControls } from "./controls.js";
 import { askReason, el, releaseFocusAfterClicks, Toast, toggleHelp, typingInto } from "./ui.js";
 import { Viewer, loadImage } from "./viewer.js";
@@ -35,6 +35,7 @@ const state = {
   emptyTimer: null,
 };
 
+let models = null; // ModelWatch, made by start()
 const toast = new Toast($("toast"));
 const stopwatch = new Stopwatch($("timer"));
 const saveState = $("save-state");
@@ -78,8 +79,12 @@ async function start() {
     showFatal(`Could not load the skeleton: ${error.message}`);
     return;
   }
-  refreshModel(api, $("model-line"));
-  setInterval(() => refreshModel(api, $("model-line")), 60000);
+  models = new ModelWatch(api, $("model-line"), {
+    everyMs: 60000,
+    onChange: () => {
+      if (state.frame) loadPrediction(state.frame.id); // a new model's suggestions
+    },
+  });
   await loadNext();
 }
 
@@ -139,6 +144,13 @@ function loadLabel(label) {
 
 async function loadPrediction(frameId) {
   try {
+    if (!(await models.hasModel())) {
+      if (state.prediction) {
+        state.prediction = null;
+        renderAll();
+      }
+      return;
+    }
     const { status, data } = await api.get(`frames/${frameId}/prediction/`, { expect: [404] });
     if (status === 404 || !data || state.frame?.id !== frameId) return;
     state.prediction = new Map(data.points.filter((p) => p.x !== null && p.y !== null)

@@ -5,7 +5,7 @@ import { Api, ApiError } from "./api.js";
 import { ImageControls } from "./controls.js";
 import { MODEL_COLOR, OTHERS_COLOR, drawCross, drawDiamond, drawLink, drawPoint, drawSkeleton } from "./overlay.js";
 import { ABSENT, History, OCCLUDED, PointSet, VISIBLE } from "./points.js";
-import { refreshModel } from "./status.js";
+import { ModelWatch } from "./status.js";
 import { ago, askReason, duration, el, releaseFocusAfterClicks, Toast, toggleHelp, typingInto } from "./ui.js";
 import { Viewer, loadImage } from "./viewer.js";
 
@@ -34,6 +34,7 @@ const state = {
   emptyTimer: null,
 };
 
+let models = null; // ModelWatch, made by start()
 const toast = new Toast($("toast"));
 const viewer = new Viewer($("canvas"), { onDraw: drawOverlay, onPress: press, onDrag: drag, onRelease: release, onHover: hover });
 const imageControls = new ImageControls(root, viewer);
@@ -50,7 +51,7 @@ async function start() {
     toast.show(`Could not load the skeleton: ${error.message}`, "error");
     return;
   }
-  refreshModel(api, $("model-line"));
+  models = new ModelWatch(api, $("model-line"));
   await loadNext();
 }
 
@@ -97,6 +98,10 @@ async function loadNext() {
 
 async function loadPrediction(frameId) {
   try {
+    if (!(await models.hasModel())) {
+      $("model-state").textContent = "(none yet)";
+      return;
+    }
     const { status, data } = await api.get(`frames/${frameId}/prediction/`, { expect: [404] });
     if (status === 404 || state.frame?.id !== frameId) {
       $("model-state").textContent = "(none yet)";

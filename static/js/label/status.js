@@ -22,11 +22,12 @@ export async function refreshProgress(api, node) {
   }
 }
 
-// "Model 4 retrained 4 min ago: test error 6.1 → 4.3 px"; hidden while no model exists.
+// "Model 4 retrained 4 min ago: test error 6.1 → 4.3 px"; hidden while no model exists
+// (models/current/ answers null then). Resolves to the current model or null.
 export async function refreshModel(api, node) {
   try {
-    const { status, data } = await api.get("models/current/", { expect: [404] });
-    if (status === 404 || !data) {
+    const { data } = await api.get("models/current/");
+    if (!data) {
       node.hidden = true;
       return null;
     }
@@ -41,6 +42,34 @@ export async function refreshModel(api, node) {
   } catch (error) {
     if (!(error instanceof ApiError)) node.hidden = true;
     return null;
+  }
+}
+
+// Whether the project has a current model, checked at once and then every `everyMs` (0: once).
+// Pages ask for a frame's prediction only when it has one: without a model the prediction is
+// a 404 by contract, which the browser would log as an error on every frame.
+export class ModelWatch {
+  constructor(api, node, { everyMs = 0, onChange = () => {} } = {}) {
+    this.api = api;
+    this.node = node;
+    this.onChange = onChange;
+    this.model = null;
+    this.ready = this.check(false);
+    if (everyMs) setInterval(() => this.check(true), everyMs);
+  }
+
+  // Waits for the first check; true when predictions can be asked for.
+  async hasModel() {
+    await this.ready;
+    return this.model !== null;
+  }
+
+  // `onChange(model)` runs when a later check finds another model (or the first one).
+  async check(notify) {
+    const model = await refreshModel(this.api, this.node);
+    const changed = (model?.id ?? null) !== (this.model?.id ?? null);
+    this.model = model;
+    if (notify && changed) this.onChange(model);
   }
 }
 
