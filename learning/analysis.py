@@ -32,7 +32,9 @@ import re
 import secrets
 import shutil
 import tempfile
+import threading
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypedDict
@@ -67,6 +69,11 @@ from videos.files import local_video_path
 from videos.models import Video
 
 logger = logging.getLogger(__name__)
+# Float runners per model version, kept by each worker process: the chunks of one analysis
+# (and the next analysis with the same model) skip the ONNX export. Versions never change.
+RUNNER_CACHE_SIZE = 2
+_runners: OrderedDict[tuple[int, str], tuple[Runner, Any]] = OrderedDict()
+_runners_lock = threading.Lock()
 
 DEFAULT_BATCH = 16
 DEFAULT_CHUNK_FRAMES = 2048
@@ -300,7 +307,26 @@ def make_runner(version: ModelVersion, *, int8_video: str | None = None
 
     `int8_video` (CPU only, opt-in): an int8 backbone calibrated on frames of that video
     (`engine.quantize`; ~1.4x faster, same test error on openfield, but a point the model is
-    unsure of can land elsewhere); float ONNX Runtime if quantisation fails."""
+    unsure of can land elsewhere); float ONNX Runtime if quantisation fails.
+
+    Float runners are cached per version in this process (RUNNER_CACHE_SIZE); int8 ones are
+    calibrated on each chunk's video file and built every time."""
+    if int8_video is not None:
+        return _build_runner(version, int8_video)
+    key = (version.pk, version.created_at.isoformat())  # ids alone may be reused (SQLite)
+    with _runners_lock:
+        if key in _runners:
+            _runners.move_to_end(key)
+            return _runners[key]
+    built = _build_runner(version, None)
+    with _runners_lock:
+        _runners[key] = built
+        while len(_runners) > RUNNER_CACHE_SIZE:
+            _runners.popitem(last=False)
+    return built
+
+
+def _build_runner(version: ModelVersion, int8_video: str | None) -> tuple[Runner, Any]:
     model, cfg = loaded_model(version)
     if torch.cuda.is_available():
         return TorchRunner(model, channels_last=True, device="cuda"), cfg

@@ -2,8 +2,11 @@
 a batch by the project's strategy, create their Frame rows and queue them.
 
 Flow of `score_project` (one Celery task on the inference queue, wherever the model runs):
-1. Candidates: up to `max_candidates` frame indices spread evenly over each video (indices that
-   already have a Frame are left out), decoded in ONE sequential pass per video and scored
+1. Candidates: a budget of `max_candidates` per run (settings.SCORING_MAX_CANDIDATES), shared
+   by the project's never-queued unlabeled frames (at most half) and its videos (in proportion
+   to their frames without a Frame row), spread evenly over each video with an offset drawn
+   from the model version (each round looks at other frames), decoded in ONE sequential pass
+   per video and scored
    `batch_size` at a time by `engine.embed.StreamScorer`, which keeps only poses, embeddings
    and scores per frame (never the images); plus the project's existing frames that were never
    labeled or queued, and the open queue entries scored by an older model (to re-rank them).
@@ -28,6 +31,7 @@ from typing import Any, TypedDict
 
 import cv2
 import numpy as np
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 
@@ -73,8 +77,8 @@ from videos.sampling import iter_frames
 
 logger = logging.getLogger(__name__)
 
-MAX_CANDIDATES_PER_VIDEO = 1000
-MAX_EXISTING_CANDIDATES = 1000
+# The scoring budget bounds the loop's latency whatever the project's size: about 4 forward
+# passes a second per core on 640x480 video with ResNet-18 on a CPU (docs/benchmarks.md).
 MAX_LABELED_EMBEDDINGS = 2000
 BATCH_SIZE = 16
 # Share of candidates (the most uncertain by the cheap scores) that also get the costly scores
@@ -110,15 +114,38 @@ class ScoreSummary(TypedDict):
 
 # --- candidates -----------------------------------------------------------------------------
 
-def candidate_indices(frame_count: int, existing: Iterable[int], max_candidates: int
-                      ) -> list[int]:
-    """Up to `max_candidates` sorted indices spread evenly over the frames without a Frame."""
-    available = np.setdiff1d(np.arange(frame_count, dtype=np.int64),
-                             np.fromiter((int(i) for i in existing), dtype=np.int64))
-    if available.size <= max_candidates:
+def available_indices(frame_count: int, existing: Iterable[int]) -> np.ndarray:
+    """Frame indices of a video that have no Frame row yet."""
+    return np.setdiff1d(np.arange(frame_count, dtype=np.int64),
+                        np.fromiter((int(i) for i in existing), dtype=np.int64))
+
+
+def candidate_indices(frame_count: int, existing: Iterable[int], max_candidates: int,
+                      offset: float = 0.5) -> list[int]:
+    """Up to `max_candidates` sorted indices spread evenly over the frames without a Frame;
+    `offset` in [0, 1) shifts the grid within its spacing (0.5: centred)."""
+    return spread(available_indices(frame_count, existing), max_candidates, offset)
+
+
+def spread(available: np.ndarray, n: int, offset: float = 0.5) -> list[int]:
+    """Up to n of `available` (sorted), one per equal stretch, at `offset` within each."""
+    if available.size <= n:
         return available.tolist()
-    positions = ((np.arange(max_candidates) + 0.5) * available.size / max_candidates)
-    return available[positions.astype(np.int64)].tolist()
+    positions = (np.arange(n) + offset) * available.size / n
+    return available[np.minimum(positions.astype(np.int64), available.size - 1)].tolist()
+
+
+def split_budget(sizes: list[int], budget: int) -> list[int]:
+    """Shares of `budget` proportional to `sizes` (largest remainders), none above its size."""
+    sizes_arr = np.asarray(sizes, dtype=np.float64)
+    total = sizes_arr.sum()
+    if total <= budget:
+        return [int(n) for n in sizes]
+    exact = sizes_arr * budget / total
+    shares = np.floor(exact).astype(np.int64)
+    for i in np.argsort(-(exact - shares), kind="stable")[: budget - int(shares.sum())]:
+        shares[i] += 1
+    return [int(min(n, k)) for n, k in zip(sizes, shares, strict=True)]
 
 
 def video_stream(video: Video, indices: list[int]) -> Iterator[tuple[Key, np.ndarray]]:
@@ -238,6 +265,19 @@ def _frame_components(names: list[str], raw: dict[str, np.ndarray], normed: dict
     return comps, str(reason)
 
 
+def _video_plan(project: Project, budget: int, version_id: int
+                ) -> list[tuple[Video, list[int]]]:
+    """Candidate indices per video: `budget` shared by frames without a Frame row, on a grid
+    whose offset comes from the version (so the next model looks between these frames)."""
+    videos = list(Video.objects.filter(project=project, deleted_at__isnull=True))
+    available = [available_indices(v.frame_count, v.frames.values_list("frame_index", flat=True))
+                 for v in videos]
+    shares = split_budget([a.size for a in available], max(0, budget))
+    offset = float(np.random.default_rng(version_id).random())
+    return [(video, spread(free, share, offset))
+            for video, free, share in zip(videos, available, shares, strict=True)]
+
+
 # --- creating frames ------------------------------------------------------------------------
 
 def materialize(project: Project, keys: list[Key], strategy: str) -> dict[Key, int]:
@@ -316,7 +356,7 @@ def _enqueue_chosen(project: Project, chosen: dict[Key, tuple[dict[str, Any], st
 
 
 def score_project(project_id: int, version_id: int, *, progress: Progress | None = None,
-                  max_candidates: int = MAX_CANDIDATES_PER_VIDEO, batch_size: int = BATCH_SIZE,
+                  max_candidates: int | None = None, batch_size: int = BATCH_SIZE,
                   extras_fraction: float = EXTRAS_FRACTION, seed: int = 0) -> ScoreSummary:
     """Score candidates with `version` (which must be the project's current, ready model),
     add up to project.selection_batch_size frames to the queue (never past
@@ -344,14 +384,11 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     skeleton, labeled_emb, labeled_ids, suspects = _labeled_context(project, model, cfg,
                                                                     batch_size)
     labeled_set = set(labeled_ids) | set(labeled_frame_ids(project))
-    videos = list(Video.objects.filter(project=project, deleted_at__isnull=True))
-    plan: list[tuple[Video, list[int]]] = []
-    for video in videos:
-        existing = video.frames.values_list("frame_index", flat=True)
-        plan.append((video, candidate_indices(video.frame_count, existing, max_candidates)))
+    budget = int(max_candidates or settings.SCORING_MAX_CANDIDATES)
     existing_frames = list(
         Frame.objects.filter(project=project).exclude(pk__in=labeled_set)
-        .exclude(pk__in=ever_queued).order_by("id")[:MAX_EXISTING_CANDIDATES])
+        .exclude(pk__in=ever_queued).order_by("id")[:max(1, budget // 2)])
+    plan = _video_plan(project, budget - len(existing_frames), version_id)
     stale_frames = list(Frame.objects.filter(pk__in=stale))
     total = sum(len(ix) for _, ix in plan) + len(existing_frames) + len(stale_frames)
     scorer = StreamScorer(model, cfg, flip_pairs=flip_pairs(project), skeleton=skeleton,

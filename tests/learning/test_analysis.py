@@ -305,6 +305,7 @@ def test_cpu_analysis_runs_onnx_runtime_and_falls_back_to_pytorch(setup, monkeyp
     from learning.engine.export import OnnxRunner, TorchRunner
 
     monkeypatch.setattr(analysis.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(analysis, "_runners", type(analysis._runners)())
     runner, _ = analysis.make_runner(setup["version"])
     assert isinstance(runner, OnnxRunner)
 
@@ -312,5 +313,20 @@ def test_cpu_analysis_runs_onnx_runtime_and_falls_back_to_pytorch(setup, monkeyp
         raise RuntimeError("no exporter here")
 
     monkeypatch.setattr(analysis, "export_onnx", broken)
+    analysis._runners.clear()
     runner, _ = analysis.make_runner(setup["version"])
     assert isinstance(runner, TorchRunner)
+
+
+def test_float_runners_are_built_once_per_version_per_process(setup, monkeypatch):
+    """The chunks of an analysis reuse the exported network; int8 ones are calibrated anew."""
+    monkeypatch.setattr(analysis, "_runners", type(analysis._runners)())
+    builds = []
+    real = analysis._build_runner
+    monkeypatch.setattr(analysis, "_build_runner",
+                        lambda version, int8: builds.append(int8) or real(version, int8))
+    first, _ = analysis.make_runner(setup["version"])
+    again, _ = analysis.make_runner(setup["version"])
+    assert again is first and builds == [None]
+    analysis.make_runner(setup["version"], int8_video=str(setup["clip"].path))
+    assert builds == [None, str(setup["clip"].path)]

@@ -17,6 +17,8 @@ from learning.scoring import (
     candidate_indices,
     on_current_model_saved,
     score_project,
+    split_budget,
+    spread,
     video_stream,
 )
 from tests.learning.helpers import make_version
@@ -49,6 +51,46 @@ def test_candidate_indices_spread_and_skip_existing():
     assert len(picked) == 10 and len(set(picked)) == 10
     assert min(picked) >= 3 and max(picked) > 900
     assert candidate_indices(5, existing=[2], max_candidates=10) == [0, 1, 3, 4]
+
+
+def test_split_budget_is_proportional_and_exact():
+    assert split_budget([2330, 100, 0], 300) == [288, 12, 0]
+    assert sum(split_budget([7, 11, 13], 10)) == 10
+    assert split_budget([5, 3], 300) == [5, 3]  # under budget: everything
+    assert split_budget([1, 1, 1], 2) in ([1, 1, 0], [1, 0, 1], [0, 1, 1])
+
+
+def test_spread_offset_moves_the_grid_between_rounds():
+    free = np.arange(1000)
+    first, second = spread(free, 10, 0.0), spread(free, 10, 0.99)
+    assert first[0] == 0 and second[0] == 99
+    assert len(set(first) | set(second)) == 20  # the next round looks at other frames
+    assert spread(free, 10, 0.99)[-1] == 999
+
+
+@pytest.mark.django_db
+def test_the_candidate_budget_is_shared_by_every_video(project, video, tmp_path, labeled_frames):
+    clip = make_video(tmp_path, "b.mp4", n_frames=30, seed=5)
+    other = add_video(project, clip.path, name="b.mp4", register=True)
+    labeled_frames(project, 4)
+    version = current(project)
+    seen = []
+
+    def counted(video_obj, indices):
+        seen.append((video_obj.pk, len(indices)))
+        return video_stream(video_obj, indices)
+
+    import learning.scoring as scoring
+
+    real = scoring.video_stream
+    scoring.video_stream = counted
+    try:
+        summary = score_project(project.pk, version.pk, max_candidates=18)
+    finally:
+        scoring.video_stream = real
+    per_video = dict(seen)
+    assert summary["candidates"] <= 18
+    assert per_video[video.pk] > per_video[other.pk] > 0  # 60 vs 30 frames: 2:1
 
 
 @pytest.mark.django_db
