@@ -35,20 +35,26 @@ def _pairs(text: str, field: str) -> list[list[str]]:
     return pairs
 
 
+def edges_field(rows: int) -> forms.CharField:
+    """Skeleton edges typed one per line (parsed by `_pairs`)."""
+    return forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": rows}),
+                           help_text="Lines drawn between body parts, one per line: "
+                           "'snout, leftear'.")
+
+
+def pairs_field(rows: int) -> forms.CharField:
+    """Left/right pairs typed one per line (parsed by `_pairs`)."""
+    return forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": rows}),
+                           help_text="Left/right pairs, swapped when training flips images: "
+                           "'leftear, rightear'. A body part can be in one pair only.")
+
+
 class ProjectCreateForm(forms.ModelForm):
     bodyparts = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}), help_text="One body part per line, in order."
     )
-    edges = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Skeleton edges, one per line: 'snout, leftear'.",
-    )
-    pairs = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Left/right pairs swapped by flip augmentation: 'leftear, rightear'.",
-    )
+    edges = edges_field(3)
+    pairs = pairs_field(2)
 
     class Meta:
         model = Project
@@ -125,17 +131,8 @@ class ProjectSettingsForm(forms.ModelForm):
 class SkeletonForm(forms.Form):
     """Edges and left/right pairs between the project's body parts (body parts stay as they are)."""
 
-    edges = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="Lines drawn between body parts, one per line: 'snout, leftear'.",
-    )
-    pairs = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="Left/right pairs, swapped when training flips images: 'leftear, rightear'. "
-        "A body part can be in one pair only.",
-    )
+    edges = edges_field(5)
+    pairs = pairs_field(3)
 
     def __init__(self, project: Project, *args: Any, **kwargs: Any) -> None:
         skeleton = skeleton_dict(project)
