@@ -17,8 +17,9 @@ Flow of `score_project` (one Celery task on the inference queue, wherever the mo
    top-scored shortlist). Near-duplicates of labeled frames are never chosen.
 4. A second sequential pass per video decodes just the chosen indices into Frame rows
    (origin "selected"); all are queued through `annotation.queue.enqueue_frames` with
-   priority = combined score, components and the model version; stale open entries are
-   re-ranked with `annotation.queue.rerank_open_entries` (leased ones are left alone there).
+   priority = combined score, components (scores and the predicted keypoints) and the model
+   version; stale open entries are re-ranked with `annotation.queue.rerank_open_entries`
+   (leased ones are left alone there).
 """
 
 from __future__ import annotations
@@ -92,6 +93,10 @@ REASON_OF = {"confidence": QueueReason.UNCERTAINTY, "entropy": QueueReason.UNCER
              "peaks": QueueReason.UNCERTAINTY, "tta": QueueReason.UNCERTAINTY,
              "disagreement": QueueReason.UNCERTAINTY, "temporal": QueueReason.TEMPORAL,
              "skeleton": QueueReason.SKELETON, "coverage": QueueReason.DIVERSITY}
+
+# components[KEYPOINTS]: the selecting model's prediction, one [x, y, likelihood] per body part
+# (project body-part order, original pixels); every other component is a number or a string.
+KEYPOINTS = "keypoints"
 
 Key = tuple[Any, ...]  # ("video", video_id, index) | ("frame", frame_id)
 Progress = Callable[[float, str], None]
@@ -247,9 +252,21 @@ def choose(strategy: str, scores: np.ndarray, embeddings: np.ndarray, eligible: 
     return [int(rows[p]) for p in picked]
 
 
+def predicted_keypoints(pose: np.ndarray) -> list[list[float] | None]:
+    """(K, 3) pose → `[x, y, likelihood]` per body part (0.1 px, 0.001), None if not finite.
+
+    Stored as the queue entry's `components["keypoints"]` so the dashboard can later compare
+    the selecting model's prediction with the label the frame receives.
+    """
+    return [[round(float(x), 1), round(float(y), 1), round(float(p), 3)]
+            if np.isfinite([x, y, p]).all() else None for x, y, p in pose.tolist()]
+
+
 def _frame_components(names: list[str], raw: dict[str, np.ndarray], normed: dict[str, np.ndarray],
-                      weights: dict[str, float], scores: np.ndarray, row: int, strategy: str
-                      ) -> tuple[dict[str, Any], str]:
+                      weights: dict[str, float], scores: np.ndarray, poses: np.ndarray, row: int,
+                      strategy: str) -> tuple[dict[str, Any], str]:
+    """(components, reason) of candidate `row`: the combined score, every finite raw score
+    (name → number) and the model's predicted keypoints (`predicted_keypoints`, a list)."""
     comps: dict[str, Any] = {"score": round(float(scores[row]), 4)}
     best, best_value = "coverage", -1.0
     for name in names:
@@ -259,6 +276,7 @@ def _frame_components(names: list[str], raw: dict[str, np.ndarray], normed: dict
         contribution = weights.get(name, 0.0) * float(normed[name][row])
         if np.isfinite(value) and contribution > best_value:
             best, best_value = name, contribution
+    comps[KEYPOINTS] = predicted_keypoints(poses[row])
     reason = QueueReason.DIVERSITY
     if strategy in (SelectionStrategy.UNCERTAINTY, SelectionStrategy.HYBRID):
         reason = REASON_OF.get(best, QueueReason.UNCERTAINTY)
@@ -422,14 +440,16 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     covered = (np.concatenate([labeled_emb, queued_emb]) if len(labeled_emb) else queued_emb)
     rows = choose(strategy, scores, scored.embeddings, eligible, covered, needed, seed)
     names = sorted(raw)
-    chosen = {scored.keys[r]: _frame_components(names, raw, normed, weights, scores, r, strategy)
+    chosen = {scored.keys[r]: _frame_components(names, raw, normed, weights, scores, scored.poses,
+                                                r, strategy)
               for r in rows}
     say(0.9, f"Saving {len(rows)} frames")
     enqueued = _enqueue_chosen(project, chosen, strategy, version_id)
     rerank = {}
     for row, key in enumerate(scored.keys):
         if key[0] == "frame" and key[1] in stale_set:
-            comps, _ = _frame_components(names, raw, normed, weights, scores, row, strategy)
+            comps, _ = _frame_components(names, raw, normed, weights, scores, scored.poses, row,
+                                         strategy)
             rerank[key[1]] = (comps["score"], comps)
     reranked = rerank_open_entries(project_id, rerank, version_id) if rerank else 0
     created = sum(1 for key in chosen if key[0] == "video")

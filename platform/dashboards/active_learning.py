@@ -3,7 +3,8 @@
 Selected-vs-baseline errors need the selecting model's prediction of each frame. They are read
 from the queue entry when scoring stored it (`QueueEntry.components["keypoints"]`: one
 `[x, y, likelihood]` per body part, in the project's body-part order, original pixels), and
-compared with the consensus of the frame's submitted/accepted labels. An oracle replay (a
+compared with the consensus of the frame's submitted/accepted labels. The baseline is that
+model's error on its own test split (`ModelVersion.metrics["test_rmse_px"]`). An oracle replay (a
 simulation that labels frames from ground truth under each strategy) may leave its results in
 media at `projects/<id>/oracle/results.csv`; it is shown as it is.
 """
@@ -22,6 +23,7 @@ from django.db.models import Avg, Count
 
 from annotation.agreement import consensus_keypoints
 from annotation.models import EntryStatus, QueueEntry, QueueReason
+from learning.models import ModelVersion
 from projects.models import Project
 
 # Reasons where the model's own scores chose the frame; the others are the baseline
@@ -34,9 +36,11 @@ ORACLE_MAX_ROWS = 1000
 MAX_CELL = 80  # characters of a text cell kept (the replay's `picked` lists are long)
 X_NAMES = ("n_labels", "labels", "n_labeled", "n_frames", "round", "iteration")
 GROUP_NAMES = ("strategy", "method", "selection")
+# Chosen frames this much harder (or easier) than test frames count as a clear difference.
+RATIO_HARDER = 1.2
 NOT_YET_NOTE = ("Not available yet: no labeled frame carries the prediction of the model that "
-                "queued it. Once such frames are labeled, this compares the model's error on "
-                "the frames it chose with its error on baseline (diversity, manual) frames.")
+                "queued it. Once frames chosen by a model are labeled, this compares the "
+                "model's error on the frames it chose with its error on its own test frames.")
 
 
 class ReasonRow(TypedDict):
@@ -52,6 +56,8 @@ class ReasonRow(TypedDict):
 
 
 class ErrorGroup(TypedDict):
+    """Frames queued for one reason: mean_px over their labeled points, median_px over frames."""
+
     reason: str
     model_selected: bool
     n_frames: int
@@ -59,10 +65,29 @@ class ErrorGroup(TypedDict):
     median_px: float | None
 
 
+class ModelErrorRow(TypedDict):
+    """One selecting model version: its error on the frames it chose vs on its test split."""
+
+    version_id: int
+    iteration: int | None
+    n_frames: int
+    chosen_mean_px: float
+    test_rmse_px: float | None
+    ratio: float | None
+
+
 class SelectedVsBaseline(TypedDict):
+    """`ratio` = chosen_mean_px / test_mean_px, both over the same labeled points; None
+    where no selecting model has a test error."""
+
     available: bool
     note: str
+    n_frames: int
+    chosen_mean_px: float | None
+    test_mean_px: float | None
+    ratio: float | None
     groups: list[ErrorGroup]
+    models: list[ModelErrorRow]
     model_selected_mean_px: float | None
     baseline_mean_px: float | None
 
@@ -143,10 +168,11 @@ def strategies(project: Project) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def _prediction_error(prediction: Any, truth: Any) -> float | None:
-    """Mean px distance over body parts both placed; prediction (K, 3), truth (K, 2) NaN-padded."""
+def _point_errors(prediction: Any, truth: list[list[float]]) -> list[float]:
+    """Px distances over body parts both predicted and placed by the label (visible or
+    occluded, as the test error counts them); prediction (K, 3), truth (K, 2) NaN-padded."""
     if not isinstance(prediction, list) or len(prediction) != len(truth):
-        return None
+        return []
     dists = []
     for pred, (tx, ty) in zip(prediction, truth, strict=True):
         if not isinstance(pred, list | tuple) or len(pred) < 2:
@@ -155,43 +181,115 @@ def _prediction_error(prediction: Any, truth: Any) -> float | None:
         if px is None or py is None or math.isnan(tx) or math.isnan(ty):
             continue
         dists.append(math.hypot(px - tx, py - ty))
-    return sum(dists) / len(dists) if dists else None
+    return dists
+
+
+def _chosen_frame_errors(project: Project) -> list[tuple[str, int, list[float]]]:
+    """(reason, selecting version id, point errors) per frame that carries the prediction of
+    the model that queued it and now has a counted label; the newest such entry per frame."""
+    entries = (QueueEntry.objects.filter(project=project, model_version_id__isnull=False)
+               .order_by("id").values_list("frame_id", "reason", "model_version_id",
+                                            "components"))
+    latest = {frame: (reason, version, comps[PREDICTION_KEY])
+              for frame, reason, version, comps in entries
+              if isinstance(comps, dict) and isinstance(comps.get(PREDICTION_KEY), list)}
+    if not latest:
+        return []
+    frame_ids, truth, _ = consensus_keypoints(project, list(latest))
+    out = []
+    for frame_id, points in zip(frame_ids, truth.tolist(), strict=True):
+        reason, version, prediction = latest[frame_id]
+        dists = _point_errors(prediction, points)
+        if dists:
+            out.append((reason, version, dists))
+    return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
 
 
 def selected_vs_baseline(project: Project) -> SelectedVsBaseline:
-    """The selecting model's error on frames it chose vs on baseline frames, once labeled."""
-    entries = list(QueueEntry.objects.filter(project=project, status=EntryStatus.DONE,
-                                             model_version_id__isnull=False)
-                   .values_list("frame_id", "reason", "components"))
-    with_pred = [(f, r, c[PREDICTION_KEY]) for f, r, c in entries
-                 if isinstance(c, dict) and PREDICTION_KEY in c]
-    errors: dict[str, list[float]] = defaultdict(list)
-    if with_pred:
-        frame_ids, truth, _ = consensus_keypoints(project, [f for f, _, _ in with_pred])
-        row = {f: i for i, f in enumerate(frame_ids)}
-        for frame_id, reason, prediction in with_pred:
-            if frame_id in row:
-                err = _prediction_error(prediction, truth[row[frame_id]].tolist())
-                if err is not None:
-                    errors[reason].append(err)
-    if not errors:
-        return {"available": False, "groups": [], "model_selected_mean_px": None,
-                "baseline_mean_px": None,
-                "note": NOT_YET_NOTE}
+    """The selecting model's error on the frames it chose, once labeled, vs its test error.
+
+    Errors are means over labeled points (as `test_rmse_px` is). The baseline of each frame is
+    the test error of the model version that chose it, so the ratio compares like with like
+    across rounds: chosen-frame error summed over points / test error summed over the same
+    points. Per reason groups also show diversity/manual frames where they carry a prediction.
+    """
+    frames = _chosen_frame_errors(project)
+    empty: SelectedVsBaseline = {
+        "available": False, "note": NOT_YET_NOTE, "groups": [], "models": [], "n_frames": 0,
+        "chosen_mean_px": None, "test_mean_px": None, "ratio": None,
+        "model_selected_mean_px": None, "baseline_mean_px": None}
+    if not frames:
+        return empty
+    by_reason: dict[str, list[float]] = defaultdict(list)
+    points_of: dict[str, list[float]] = defaultdict(list)
+    by_version: dict[int, list[list[float]]] = defaultdict(list)
+    for reason, version, dists in frames:
+        by_reason[reason].append(statistics.fmean(dists))
+        points_of[reason].extend(dists)
+        by_version[version].append(dists)
     groups: list[ErrorGroup] = [
-        {"reason": r.value, "model_selected": r in MODEL_REASONS, "n_frames": len(errors[r]),
-         "mean_px": statistics.fmean(errors[r]), "median_px": statistics.median(errors[r])}
-        for r in QueueReason if errors.get(r.value)]
+        {"reason": r.value, "model_selected": r in MODEL_REASONS,
+         "n_frames": len(by_reason[r.value]), "mean_px": statistics.fmean(points_of[r.value]),
+         "median_px": statistics.median(by_reason[r.value])}
+        for r in QueueReason if by_reason.get(r.value)]
+    versions = {pk: (iteration, metrics) for pk, iteration, metrics in ModelVersion.objects
+                .filter(pk__in=list(by_version)).values_list("pk", "iteration", "metrics")}
+    models: list[ModelErrorRow] = []
+    chosen_sum = test_sum = 0.0
+    n_points = n_compared = 0
+    for pk, per_frame in by_version.items():
+        iteration, metrics = versions.get(pk, (None, {}))
+        dists = [d for frame in per_frame for d in frame]
+        test = _number((metrics or {}).get("test_rmse_px"))
+        if test is not None:
+            chosen_sum += sum(dists)
+            test_sum += test * len(dists)
+            n_points += len(dists)
+            n_compared += len(per_frame)
+        chosen = statistics.fmean(dists)
+        models.append({"version_id": pk, "iteration": iteration, "n_frames": len(per_frame),
+                       "chosen_mean_px": chosen, "test_rmse_px": test,
+                       "ratio": _ratio(chosen, test)})
+    models.sort(key=lambda m: (m["iteration"] or 0, m["version_id"]))
 
     def pooled(chosen: tuple[QueueReason, ...]) -> float | None:
-        values = [e for r in chosen for e in errors.get(r.value, [])]
+        values = [d for r in chosen for d in points_of.get(r.value, [])]
         return statistics.fmean(values) if values else None
 
-    return {"available": True, "groups": groups, "model_selected_mean_px": pooled(MODEL_REASONS),
+    chosen_px = chosen_sum / n_points if n_points else None
+    test_px = test_sum / n_points if n_points else None
+    ratio = _ratio(chosen_px, test_px)
+    return {"available": True, "groups": groups, "models": models, "n_frames": len(frames),
+            "chosen_mean_px": chosen_px, "test_mean_px": test_px, "ratio": ratio,
+            "model_selected_mean_px": pooled(MODEL_REASONS),
             "baseline_mean_px": pooled(BASELINE_REASONS),
-            "note": ("Error of the model that queued each frame, measured against the labels "
-                     "it then received. Model-chosen frames should be harder than baseline "
-                     "(diversity / manual) frames.")}
+            "note": _note(n_compared or len(frames), chosen_px, test_px, ratio)}
+
+
+def _note(n_frames: int, chosen_px: float | None, test_px: float | None,
+          ratio: float | None) -> str:
+    """The panel's sentence for a PI."""
+    frames = f"{n_frames} labeled frame{'s' if n_frames != 1 else ''}"
+    if ratio is None or chosen_px is None or test_px is None:
+        return (f"The models' error on the {frames} they chose, by how they chose them. No "
+                "test error is recorded for those models yet, so there is no baseline to "
+                "compare with.")
+    if ratio >= RATIO_HARDER:
+        verdict = "active learning is picking frames the model gets wrong, as it should"
+    elif ratio <= 1 / RATIO_HARDER:
+        verdict = ("the chosen frames were easier than its test frames: selection is not "
+                   "finding the model's mistakes (check the strategy and its weights)")
+    else:
+        verdict = ("the chosen frames were about as hard as its test frames: selection is not "
+                   "yet finding the model's mistakes")
+    return (f"The frames the model chose were {ratio:.1f}× as hard as its test frames: "
+            f"{chosen_px:.1f} px mean error on the {frames} it chose (its prediction when it "
+            f"queued them vs the labels they then received) against {test_px:.1f} px on its "
+            f"own test split, so {verdict}.")
 
 
 def _parse(text: str) -> tuple[list[str], list[list[Any]]]:

@@ -81,8 +81,8 @@ def seed(project, annotators, reviewer) -> None:
                                   decision=decision)
             label.status = LabelStatus.ACCEPTED
             label.save()
-        offset = (9.0 if reasons[k % 4] in (QueueReason.UNCERTAINTY, QueueReason.TEMPORAL)
-                  else 3.0) + k % 3
+        offset = (14.0 if reasons[k % 4] in (QueueReason.UNCERTAINTY, QueueReason.TEMPORAL)
+                  else 5.0) + k % 3
         QueueEntry.objects.create(
             project=project, frame=frame, reason=reasons[k % 4],
             status=EntryStatus.SKIPPED if k == 5 else EntryStatus.DONE,
@@ -184,6 +184,28 @@ def test_every_plot_renders(open_tab, dashboard_project):
     assert counts == sorted(counts, key=int, reverse=True)
     assert first_cells.count() == 2
 
+    tab.assert_no_console_errors()
+
+
+def test_chosen_frames_panel_compares_with_the_test_error(open_tab, dashboard_project):
+    project, pi = dashboard_project
+    tab = open_tab(pi, f"/projects/{project.pk}/dashboard/")
+    page = tab.page
+    page.wait_for_selector("body[data-dashboard-ready=true]")
+    panel = page.locator("[data-plot=selected]")
+    plot = page.locator("#plot-selected")
+    plot.locator("svg.main-svg").first.wait_for()
+    s = page.evaluate("JSON.parse(document.getElementById('dashboard-data').textContent)"
+                      ".active_learning.selected_vs_baseline")
+    assert s["available"] and s["test_mean_px"] == pytest.approx(6.5)  # the current model's
+    assert s["ratio"] > 1.2 and s["n_frames"] == 12
+    headline = page.locator("#selected-ratio").inner_text()
+    assert f"{s['ratio']:.1f}×" in headline and "6.5 px" in headline
+    assert "picking frames the model gets wrong" in panel.inner_text()
+    ticks = plot.locator(".xtick text").all_text_contents()
+    assert {"uncertainty", "temporal", "diversity", "manual", "test split"} <= set(ticks), ticks
+    panel.locator("summary", has_text="Per model").click()
+    assert page.locator("#table-selected tbody tr").count() == 1
     tab.assert_no_console_errors()
 
 

@@ -342,3 +342,19 @@ def test_without_a_model_no_prediction_is_asked_and_no_error_logged(lab, open_ta
     assert page.is_hidden("#model-line") and page.is_hidden("#suggestions")
     assert not [url for url in asked if "/prediction/" in url]
     tab.assert_no_console_errors()
+
+
+def test_why_this_frame_shows_the_scores_not_the_stored_prediction(lab, open_tab):
+    from annotation.models import QueueEntry
+
+    # Scoring also stores the model's predicted keypoints (a list) and may name the strategy.
+    QueueEntry.objects.filter(project=lab.project).update(
+        reason="uncertainty", priority=0.61,
+        components={"score": 0.61, "confidence": 0.42, "strategy": "hybrid",
+                    "keypoints": [[10.0, 20.0, 0.5]] * 4})
+    tab = open_tab(lab.annotator, label_url(lab.project))
+    page = tab.page
+    wait_labeling(page)
+    title = page.get_attribute("#frame-info .reason", "title")
+    assert title == "Why this frame: uncertainty, priority 0.61 (score 0.61, confidence 0.42)"
+    tab.assert_no_console_errors()

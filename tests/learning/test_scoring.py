@@ -4,18 +4,23 @@ import weakref
 
 import numpy as np
 import pytest
+import torch
 from django.db.models.signals import post_save
 
 from annotation.models import EntryStatus, QueueEntry, QueueReason
 from annotation.queue import lease_next
 from jobs.models import Job, JobKind, JobStatus
+from learning.datasets import local_image_path
 from learning.engine.checkpoint import load_model
+from learning.engine.data import load_image
 from learning.engine.embed import StreamScorer, score_stream
+from learning.engine.predict import predict_batch
 from learning.models import CurrentModel
 from learning.registry import clear_cache, set_current
 from learning.scoring import (
     candidate_indices,
     on_current_model_saved,
+    predicted_keypoints,
     score_project,
     split_budget,
     spread,
@@ -138,6 +143,31 @@ def test_score_project_refills_the_queue_with_scored_new_frames(project, video, 
 
 
 @pytest.mark.django_db
+def test_queued_frames_keep_the_selecting_models_predicted_keypoints(project, video):
+    project.queue_size = 4
+    project.save()
+    version = current(project)
+    score_project(project.pk, version.pk, max_candidates=20)
+    model, cfg = load_model(version.checkpoint.path)
+    entries = list(QueueEntry.objects.filter(project=project).select_related("frame"))
+    assert len(entries) == 4
+    images = [load_image(local_image_path(e.frame)) for e in entries]
+    poses, _ = predict_batch(model, cfg, images, torch.device("cpu"))
+    for entry, pose in zip(entries, poses, strict=True):
+        stored = entry.components["keypoints"]
+        assert len(stored) == project.bodyparts.count() == cfg.num_keypoints
+        assert all(len(point) == 3 for point in stored)
+        # Rounded to 0.1 px and 0.001, in original image pixels, body-part order.
+        assert stored == [[round(v, 1), round(y, 1), round(p, 3)] for v, y, p in stored]
+        assert np.allclose(np.array(stored), pose, atol=0.2)
+
+
+def test_predicted_keypoints_are_compact_and_json_safe():
+    pose = np.array([[12.345, 6.789, 0.98765], [np.nan, np.nan, 0.0]], dtype=np.float32)
+    assert predicted_keypoints(pose) == [[12.3, 6.8, 0.988], None]
+
+
+@pytest.mark.django_db
 def test_one_model_adds_at_most_one_selection_batch(project, video):
     project.queue_size, project.selection_batch_size = 10, 3
     project.save()
@@ -175,6 +205,9 @@ def test_a_new_model_reranks_stale_open_entries_but_not_leased_ones(project, vid
     assert set(entries.exclude(pk=leased.pk).values_list("model_version_id", flat=True)) == {
         new.pk}
     assert entries.get(pk=leased.pk).model_version_id == old.pk
+    # Re-ranked entries carry the new model's prediction with its model version.
+    assert all(len(e.components["keypoints"]) == project.bodyparts.count()
+               for e in entries.exclude(pk=leased.pk))
 
 
 @pytest.mark.django_db

@@ -155,6 +155,8 @@ function queueSpec() {
       yaxis: { automargin: true } } };
 }
 
+// Error of the selecting model on the frames it chose (one bar per reason), next to its error
+// on its own test split (the baseline: the same points, weighted by the model that chose them).
 function selectedSpec() {
   const s = data.active_learning.selected_vs_baseline;
   const groups = s.groups;
@@ -162,13 +164,20 @@ function selectedSpec() {
     const mine = groups.filter((g) => g.model_selected === chosen);
     return { type: "bar", name, x: mine.map((g) => g.reason), y: mine.map((g) => round(g.mean_px)),
       text: mine.map((g) => `n=${g.n_frames}`), textposition: "auto", marker: { color },
-      hovertemplate: "%{x}: %{y:.2f} px (%{text})<extra></extra>" };
+      hovertemplate: "chosen for %{x}: %{y:.2f} px (%{text})<extra></extra>" };
   };
-  const traces = groups.length ? [bars(true, "chosen by the model", COLORS[0]),
-    bars(false, "baseline (diversity, manual)", COLORS[6])] : [];
-  return { traces, csv: [["reason", "model_selected", "n_frames", "mean_px", "median_px"],
-    groups.map((g) => [g.reason, g.model_selected, g.n_frames, g.mean_px, g.median_px])],
-  layout: { barmode: "group",
+  const traces = groups.length ? [bars(true, "chosen for its scores", COLORS[0]),
+    bars(false, "chosen for coverage / by hand", COLORS[5])].filter((t) => t.x.length) : [];
+  if (traces.length && s.test_mean_px !== null) {
+    traces.push({ type: "bar", name: "its test frames (baseline)", x: ["test split"],
+      y: [round(s.test_mean_px)], marker: { color: COLORS[6] },
+      hovertemplate: "test split: %{y:.2f} px<extra></extra>" });
+  }
+  return { traces, csv: [["bar", "model_selected", "n_frames", "mean_px", "median_px"],
+    [...groups.map((g) => [g.reason, g.model_selected, g.n_frames, g.mean_px, g.median_px]),
+      ["test split", null, null, s.test_mean_px, null]]],
+  // One trace per category: "relative" keeps each bar centred on its reason.
+  layout: { barmode: "relative", showlegend: true,
     yaxis: { title: { text: "selecting model's error (px)" }, rangemode: "tozero" } } };
 }
 

@@ -176,7 +176,11 @@ function showFrameInfo() {
 }
 
 function reasonTitle(entry) {
-  const parts = Object.entries(entry.components || {}).map(([k, v]) => `${k} ${Number(v).toFixed(2)}`);
+  // Only the scores: components also hold non-numbers (the model's predicted "keypoints", a
+  // list; a "strategy" name), which are not reasons to show.
+  const parts = Object.entries(entry.components || {})
+    .filter(([, v]) => typeof v === "number" && Number.isFinite(v))
+    .map(([k, v]) => `${k} ${v.toFixed(2)}`);
   return `Why this frame: ${entry.reason}, priority ${Number(entry.priority).toFixed(2)}` +
     (parts.length ? ` (${parts.join(", ")})` : "");
 }
