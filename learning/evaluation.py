@@ -19,6 +19,7 @@ from learning.models import VersionMetrics
 PCUTOFF = 0.6
 PCK_THRESHOLDS = (2.0, 5.0, 10.0)
 N_IMAGES = 4
+TRAIN_EVAL_MAX = 64  # train samples the train error is measured on (a spread sample)
 LABEL_COLOR = (40, 200, 40)  # RGB: labeled points, hollow circles
 PRED_COLOR = (230, 40, 40)  # RGB: predictions, crosses
 
@@ -45,11 +46,24 @@ def rmse_on(model: PoseNet, cfg: ModelConfig, samples: Sequence[PoseSample]) -> 
     return finite_or_none(scores["rmse_px"]) if scores else None
 
 
+def spread_sample(samples: Sequence[PoseSample], n: int) -> list[PoseSample]:
+    """At most n of `samples`, evenly spread (all of them when there are not more)."""
+    if len(samples) <= n:
+        return list(samples)
+    picks = np.unique(np.linspace(0, len(samples) - 1, n).round().astype(np.int64))
+    return [samples[i] for i in picks]
+
+
 def evaluate_model(model: PoseNet, cfg: ModelConfig, train: Sequence[PoseSample],
                    test: Sequence[PoseSample], keypoint_names: Sequence[str]
                    ) -> tuple[VersionMetrics, np.ndarray | None]:
-    """Metrics on the train and test samples, and the test predictions (N, K, 3) or None."""
-    train_scores, _ = _scores(model, cfg, train)
+    """Metrics on the train and test samples, and the test predictions (N, K, 3) or None.
+
+    The train error is a diagnostic (is the model over-fitting?), measured on at most
+    TRAIN_EVAL_MAX train samples spread over the set, so evaluating costs the same however
+    many labels the project has; the test split is always evaluated whole."""
+    train_sample = spread_sample(train, TRAIN_EVAL_MAX)
+    train_scores, _ = _scores(model, cfg, train_sample)
     test_scores, test_pred = _scores(model, cfg, test)
 
     def per_part(scores: dict[str, Any] | None) -> dict[str, float | None]:
@@ -68,6 +82,7 @@ def evaluate_model(model: PoseNet, cfg: ModelConfig, train: Sequence[PoseSample]
         "per_bodypart_test_rmse_px": per_part(test_scores),
         "per_bodypart_train_rmse_px": per_part(train_scores),
         "n_train": len(train),
+        "n_train_evaluated": len(train_sample),
         "n_test": len(test),
         "n_labeled_points": int(sum(s.present.sum() for s in [*train, *test])),
         "pcutoff": PCUTOFF,

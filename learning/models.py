@@ -47,6 +47,7 @@ class VersionMetrics(TypedDict, total=False):
     per_bodypart_test_rmse_px: dict[str, float | None]
     per_bodypart_train_rmse_px: dict[str, float | None]
     n_train: int
+    n_train_evaluated: int  # train samples the train errors were measured on (spread sample)
     n_test: int
     n_labels: int  # label rows (annotators × frames) in the snapshot
     n_labeled_points: int

@@ -11,7 +11,8 @@ Flow of `score_project` (one Celery task on the inference queue, wherever the mo
    and scores per frame (never the images); plus the project's existing frames that were never
    labeled or queued, and the open queue entries scored by an older model (to re-rank them).
 2. Temporal scores per video from the candidates' predicted tracks; coverage = distance to
-   the nearest labeled frame in embedding space (the model's blind spots).
+   the nearest labeled frame in embedding space (the model's blind spots), the labeled frames
+   represented by a spread sample of at most half the budget.
 3. Choose `queue_size - live entries` frames: random, kmeans (diversity only), uncertainty
    (score only, near-duplicates skipped) or hybrid (score-weighted k-center greedy on the
    top-scored shortlist). Near-duplicates of labeled frames are never chosen.
@@ -80,7 +81,7 @@ logger = logging.getLogger(__name__)
 
 # The scoring budget bounds the loop's latency whatever the project's size: about 4 forward
 # passes a second per core on 640x480 video with ResNet-18 on a CPU (docs/benchmarks.md).
-MAX_LABELED_EMBEDDINGS = 2000
+MAX_LABELED_SKELETONS = 2000
 BATCH_SIZE = 16
 # Share of candidates (the most uncertain by the cheap scores) that also get the costly scores
 # (flip + zoom TTA, disagreement with the previous model): 3 extra forwards on 5 % of the
@@ -181,11 +182,14 @@ def _skeleton_edges(project: Project) -> list[tuple[int, int]]:
     return edges or default_edges(len(parts))
 
 
-def _labeled_context(project: Project, model: PoseNet, cfg: ModelConfig, batch_size: int
+def _labeled_context(project: Project, model: PoseNet, cfg: ModelConfig, batch_size: int,
+                     max_embedded: int
                      ) -> tuple[SkeletonStats | None, np.ndarray, list[int], list[int]]:
-    """(skeleton statistics of the labels, embeddings (M, C) of the labeled frames, their ids,
-    ids of labeled frames whose skeleton is implausible: likely label errors)."""
-    ids = labeled_frame_ids(project)[-MAX_LABELED_EMBEDDINGS:]
+    """(skeleton statistics of the labels, embeddings (M, C) of at most `max_embedded` labeled
+    frames spread over them (coverage is measured against these: the forward passes cost
+    time, the label statistics do not), all labeled ids, ids of labeled frames whose skeleton
+    is implausible: likely label errors)."""
+    ids = labeled_frame_ids(project)[-MAX_LABELED_SKELETONS:]
     if not ids:
         return None, np.zeros((0, 1), np.float32), [], []
     order, samples = samples_for_frames(project, ids)
@@ -195,9 +199,10 @@ def _labeled_context(project: Project, model: PoseNet, cfg: ModelConfig, batch_s
         edges = _skeleton_edges(project)
         stats = fit_skeleton_stats(keypoints, edges)
         suspects = [int(order[r]) for r in label_outliers(keypoints, edges)]
+    embedded = [samples[i] for i in spread(np.arange(len(samples)), max(1, max_embedded))]
     chunks = []
-    for start in range(0, len(samples), batch_size):
-        images = [load_image(s.image_path) for s in samples[start:start + batch_size]]
+    for start in range(0, len(embedded), batch_size):
+        images = [load_image(s.image_path) for s in embedded[start:start + batch_size]]
         chunks.append(forward_with_embeddings(model, cfg, images).embeddings)
     return stats, np.concatenate(chunks), list(order), suspects
 
@@ -398,11 +403,11 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     needed = min(project.selection_batch_size, max(0, project.queue_size - live))
     if needed == 0 and not stale:
         return _skip(version_id, strategy, "queue is full", start)
+    budget = int(max_candidates or settings.SCORING_MAX_CANDIDATES)
     say(0.02, "Preparing labeled frames")
     skeleton, labeled_emb, labeled_ids, suspects = _labeled_context(project, model, cfg,
-                                                                    batch_size)
+                                                                    batch_size, budget // 2)
     labeled_set = set(labeled_ids) | set(labeled_frame_ids(project))
-    budget = int(max_candidates or settings.SCORING_MAX_CANDIDATES)
     existing_frames = list(
         Frame.objects.filter(project=project).exclude(pk__in=labeled_set)
         .exclude(pk__in=ever_queued).order_by("id")[:max(1, budget // 2)])

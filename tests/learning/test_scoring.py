@@ -99,6 +99,26 @@ def test_the_candidate_budget_is_shared_by_every_video(project, video, tmp_path,
 
 
 @pytest.mark.django_db
+def test_labeled_frames_are_embedded_within_the_budget(project, video, labeled_frames,
+                                                       monkeypatch):
+    import learning.scoring as scoring
+
+    labeled_frames(project, 12)
+    version = current(project)
+    embedded = []
+    real = scoring.forward_with_embeddings
+
+    def counted(model, cfg, images):
+        embedded.append(len(images))
+        return real(model, cfg, images)
+
+    monkeypatch.setattr(scoring, "forward_with_embeddings", counted)
+    summary = score_project(project.pk, version.pk, max_candidates=8)
+    assert sum(embedded) == 4  # half the budget of 8, spread over the 12 labeled frames
+    assert summary["candidates"] <= 8
+
+
+@pytest.mark.django_db
 def test_scoring_streams_with_bounded_memory(project, video):
     version = current(project)
     model, cfg = load_model(version.checkpoint.path)
