@@ -322,8 +322,9 @@ JOB_STUCK_AFTER_S = env_int("POSELOOP_JOB_STUCK_AFTER_S", 120)
 # Frames a scoring run looks at (shared by the project's videos): bounds the time from a new
 # model to a refilled queue, whatever the project's size (learning/scoring.py).
 SCORING_MAX_CANDIDATES = env_int("POSELOOP_SCORING_CANDIDATES", 300)
-# Tracked video analysis re-detects the animal on the whole frame every this many frames.
-ANALYSIS_KEYFRAME_INTERVAL = 256
+# Tracked video analysis re-detects the animal on the whole frame every this many frames;
+# analysis chunks (the unit of fan-out over workers) are multiples of it.
+ANALYSIS_KEYFRAME_INTERVAL = env_int("POSELOOP_ANALYSIS_KEYFRAME_INTERVAL", 256)
 
 LOGGING = {
     "version": 1,

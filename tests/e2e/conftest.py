@@ -6,7 +6,6 @@ so the tests skip only where /usr/bin/chromium is absent.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,22 +30,6 @@ TRUE_POINTS = {"snout": (236.0, 92.0), "leftear": (204.0, 70.0), "rightear": (20
 # own, which is no error of the page. Pages ask for a frame's prediction (a 404 until a model
 # exists) only once models/current/ has named a model, so those never show up here.
 EXPECTED_404 = ("/favicon.ico",)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent: apt-get install -y chromium")
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make
-    # between browser steps are still synchronous, so Django's async guard must stand aside.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @dataclass

@@ -48,6 +48,8 @@ def live(tmp_path_factory) -> Iterator[Live]:
     with isolated_services(var_dir, name=f"poseloop_system_{os.getpid()}") as env:
         env.update({"POSELOOP_TRAIN_MINUTES": TRAIN_MINUTES, "CELERY_TASK_ALWAYS_EAGER": "",
                     "DJANGO_SETTINGS_MODULE": "poseloop.settings",
+                    # Chunks of 32 frames, so the 90-frame video fans out in three.
+                    "POSELOOP_ANALYSIS_KEYFRAME_INTERVAL": "32",
                     # One thread per worker process, so training and scoring don't fight over
                     # the two cores with gunicorn and the browser.
                     "OMP_NUM_THREADS": "1"})

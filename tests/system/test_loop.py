@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from poseloop.loop_client import Client, sign_up, wait_for
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.system.conftest import PI_PASSWORD
 from videos.synthetic import BODYPARTS, LEFT_RIGHT, SKELETON, generate_video, render_frame
 
@@ -104,19 +103,6 @@ def test_scoring_refills_the_queue_with_model_chosen_frames(live):
     assert all(e["reason"] and e["components"] for e in chosen), chosen
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is absent: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                             headless=True)
-        yield browser
-        browser.close()
-
-
 def _log_in(browser, live, username: str, password: str, next_url: str):
     context = browser.new_context(viewport={"width": 1400, "height": 860})
     context.set_default_timeout(30000)
@@ -171,7 +157,8 @@ def test_pi_analyses_the_video_and_downloads_the_pose_table(live, tmp_path):
     from movement.io import load_poses
 
     pid, vid = live.state["pid"], live.state["video"]
-    # 90 frames in chunks of 32: three chunks, fanned out as a chord when there is a result
+    # 90 frames in chunks of 32 (the stack's keyframe interval, conftest.py): three chunks,
+    # fanned out as a chord when there is a result
     # backend (the PostgreSQL + Redis pass), all run by the first task otherwise.
     job = live.pi.post(f"projects/{pid}/videos/{vid}/analyze/",
                        {"chunk_frames": 32, "batch_size": 8}, expect=(202,))
