@@ -1,22 +1,22 @@
-"""Celery tasks of the learning app: thin wrappers; `train_*` tasks go to the training queue.
+"""Every Celery task of the learning app: thin wrappers over plain functions.
 
-The worker imports only each app's `tasks` module (`app.autodiscover_tasks()`), so the tasks
-that live in other modules of this app are imported here; a worker that lacks one drops its
-messages as "unregistered". `tests/system/test_worker_registry.py` compares the names a real
-worker lists at start-up with every task the code defines.
+The worker imports each app's `tasks` module only (`app.autodiscover_tasks()`), so every task
+of the app lives here; `tests/system/test_worker_registry.py` compares the names a real worker
+lists at start-up with every task the source defines. Routing is by name
+(settings.CELERY_TASK_ROUTES): `train_*` go to the training queue, `score_*` and `analyze_*`
+to the inference queue.
+
+Video analysis is a chord of chunk tasks, then a merge. A chord needs a result backend;
+without one (`CELERY_RESULT_BACKEND` unset) the first task runs every chunk itself, in order.
+Only the chunks store a result (the chord collects them); `bench fanout` measures the speed-up.
 """
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import chord, shared_task
 
 from jobs.progress import JobCancelled, running
-from learning.analysis_tasks import (  # noqa: F401 (registered with the worker)
-    analyze_chunk_task,
-    analyze_video_task,
-    merge_analysis_task,
-)
-from learning.selection_tasks import score_project_task  # noqa: F401 (registered with the worker)
+from learning import analysis
 
 
 @shared_task(acks_late=True)
@@ -37,3 +37,66 @@ def train_scheduled_task(project_id: int) -> None:
     from learning.triggers import scheduled_retrain
 
     scheduled_retrain(project_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def score_project_task(project_id: int, version_id: int, job_id: int | None = None) -> None:
+    """Score candidate frames with the version and refill the project's queue (a "score" job)."""
+    from learning.scoring import run_scoring_job
+
+    run_scoring_job(project_id, version_id, job_id)
+
+
+# --- video analysis ---------------------------------------------------------------------------
+
+def _has_result_backend() -> bool:
+    from poseloop.celery import app
+
+    return bool(app.conf.task_always_eager or app.conf.result_backend)
+
+
+@shared_task(acks_late=True)
+def analyze_video_task(job_id: int) -> None:
+    """Claim the job and fan its chunks out (or run them all here without a result backend)."""
+    if not _has_result_backend():
+        try:
+            analysis.run_analysis(job_id)
+        except JobCancelled:
+            return
+        return
+    try:
+        job = analysis.claim(job_id)
+        ranges = analysis.chunk_ranges(job)
+    except JobCancelled:
+        return
+    except Exception as exc:
+        analysis.fail(job_id, exc)
+        raise
+    header = [analyze_chunk_task.si(job_id, start, stop) for start, stop in ranges]
+    chord(header)(analyze_merge_task.si(job_id))
+
+
+# The one task whose result is stored (CELERY_TASK_IGNORE_RESULT is on): a chord counts its
+# parts' results in the backend before it sends the merge.
+@shared_task(acks_late=True, ignore_result=False)
+def analyze_chunk_task(job_id: int, start: int, stop: int | None) -> str | None:
+    """Analyse one frame range into a part file; a failure fails the whole job."""
+    try:
+        return analysis.analyze_chunk(job_id, start, stop)
+    except JobCancelled:
+        return None
+    except Exception as exc:
+        analysis.fail(job_id, exc)
+        raise
+
+
+@shared_task(acks_late=True)
+def analyze_merge_task(job_id: int) -> None:
+    """Merge the parts in frame order and publish the pose tables."""
+    try:
+        analysis.merge(job_id)
+    except JobCancelled:
+        return
+    except Exception as exc:
+        analysis.fail(job_id, exc)
+        raise

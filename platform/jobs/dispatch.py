@@ -39,9 +39,9 @@ DISPATCH: dict[str, TaskCall] = {
     JobKind.EXTRACT_FRAMES: TaskCall("videos.tasks.extract_frames_task", lambda j: (j.pk,)),
     JobKind.TRAIN: TaskCall("learning.tasks.train_model_task",
                             lambda j: (j.params["version_id"], j.pk)),
-    JobKind.SCORE: TaskCall("learning.selection_tasks.score_project_task",
+    JobKind.SCORE: TaskCall("learning.tasks.score_project_task",
                             lambda j: (j.project_id, j.params["version_id"], j.pk)),
-    JobKind.ANALYZE: TaskCall("learning.analysis_tasks.analyze_video_task", lambda j: (j.pk,)),
+    JobKind.ANALYZE: TaskCall("learning.tasks.analyze_video_task", lambda j: (j.pk,)),
 }
 
 

@@ -285,7 +285,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 # A result backend (compose: Redis) is what lets video analysis fan its chunks out to several
 # worker processes: a chord counts its finished parts there. Without one, analysis runs its
-# chunks one after the other in one worker (learning.analysis_tasks).
+# chunks one after the other in one worker (learning.tasks).
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
 # Nobody waits on a task's return value: results are not stored, except where a task says
 # `ignore_result=False` (the analysis chunks, which the chord collects). Stored ones expire.

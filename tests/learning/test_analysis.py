@@ -13,11 +13,11 @@ from django.core.management import call_command
 
 from jobs.models import Job, JobStatus
 from learning import analysis
-from learning.analysis_tasks import analyze_video_task
 from learning.formats.pose_table import read_pose_table
 from learning.labeled_video import draw_pose, render_frame_png, render_video
 from learning.models import CurrentModel
 from learning.registry import clear_cache
+from learning.tasks import analyze_video_task
 from tests.learning.helpers import make_version
 from tests.videofactory import make_video
 from videos.ingest import add_video
@@ -116,17 +116,17 @@ def test_int8_falls_back_to_float_when_quantisation_fails(setup, monkeypatch):
 def test_analysis_completes_with_and_without_a_result_backend(setup, monkeypatch, backend):
     """No backend: the first task runs every chunk itself; a backend (here eager): a chord.
     Both publish the same poses."""
-    from learning import analysis_tasks
+    from learning import tasks
     from poseloop.celery import app
 
     reference = _poses(_run(setup["video"], setup["version"], chunk_frames=1000, batch_size=8))
     if backend is None:  # what a worker sees without CELERY_RESULT_BACKEND, in any environment
-        monkeypatch.setattr(analysis_tasks, "_has_result_backend", lambda: False)
+        monkeypatch.setattr(tasks, "_has_result_backend", lambda: False)
     else:
         assert app.conf.task_always_eager
     chords = []
-    real_chord = analysis_tasks.chord
-    monkeypatch.setattr(analysis_tasks, "chord",
+    real_chord = tasks.chord
+    monkeypatch.setattr(tasks, "chord",
                         lambda header: chords.append(header) or real_chord(header))
     job = _run(setup["video"], setup["version"], chunk_frames=10, batch_size=8)
     assert job.status == JobStatus.SUCCEEDED, job.error
@@ -135,15 +135,15 @@ def test_analysis_completes_with_and_without_a_result_backend(setup, monkeypatch
 
 
 def test_only_the_chord_parts_store_results(settings):
-    from learning.analysis_tasks import (
+    from learning.tasks import (
         analyze_chunk_task,
+        analyze_merge_task,
         analyze_video_task,
-        merge_analysis_task,
     )
 
     assert settings.CELERY_TASK_IGNORE_RESULT and settings.CELERY_RESULT_EXPIRES > 0
     assert analyze_chunk_task.ignore_result is False
-    assert analyze_video_task.ignore_result and merge_analysis_task.ignore_result
+    assert analyze_video_task.ignore_result and analyze_merge_task.ignore_result
 
 
 def test_progress_counts_frames(setup):

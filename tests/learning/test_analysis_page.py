@@ -11,9 +11,9 @@ import pytest
 from django.test import Client
 
 from jobs.models import Job, JobKind, JobStatus
-from learning.analysis_tasks import analyze_video_task
 from learning.models import CurrentModel
 from learning.registry import clear_cache
+from learning.tasks import analyze_video_task
 from tests.learning.helpers import make_version
 from tests.videofactory import make_video
 from videos.ingest import add_video

@@ -46,7 +46,7 @@ def test_summary_speedup_is_against_the_fewest_workers():
 
 
 def test_chunks_are_counted_from_the_worker_log():
-    log = ("[INFO] Task learning.analysis_tasks.analyze_chunk_task[ab] succeeded in 3.1s: 'p'\n"
-           "[INFO] Task learning.analysis_tasks.analyze_video_task[cd] succeeded in 0.1s\n"
-           "[INFO] Task learning.analysis_tasks.analyze_chunk_task[ef] received\n")
+    log = ("[INFO] Task learning.tasks.analyze_chunk_task[ab] succeeded in 3.1s: 'p'\n"
+           "[INFO] Task learning.tasks.analyze_video_task[cd] succeeded in 0.1s\n"
+           "[INFO] Task learning.tasks.analyze_chunk_task[ef] received\n")
     assert bench_fanout.count_chunks(log) == 1

@@ -8,7 +8,7 @@ from poseloop.celery import app
 @pytest.mark.parametrize("task, queue", [
     ("learning.tasks.train_model_task", "training"),
     ("learning.tasks.train_scheduled_task", "training"),
-    ("learning.analysis_tasks.analyze_chunk_task", "inference"),
+    ("learning.tasks.analyze_chunk_task", "inference"),
     ("learning.tasks.score_frames_task", "inference"),
     ("videos.tasks.extract_frames_task", "default"),
     ("jobs.tasks.heartbeat", "default"),

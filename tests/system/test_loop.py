@@ -163,8 +163,8 @@ def test_pi_analyses_the_video_and_downloads_the_pose_table(live, tmp_path):
     job = live.pi.post(f"projects/{pid}/videos/{vid}/analyze/",
                        {"chunk_frames": 32, "batch_size": 8}, expect=(202,))
     live.pi.wait_job(pid, job["id"], timeout_s=300)
-    chunks = live.stack.log("worker").count("learning.analysis_tasks.analyze_chunk_task[")
-    merges = live.stack.log("worker").count("learning.analysis_tasks.analyze_merge_task[")
+    chunks = live.stack.log("worker").count("learning.tasks.analyze_chunk_task[")
+    merges = live.stack.log("worker").count("learning.tasks.analyze_merge_task[")
     if live.env.get("CELERY_RESULT_BACKEND"):
         assert (chunks, merges) == (3 * 2, 1 * 2), "3 chunks + 1 merge, each received+succeeded"
     else:

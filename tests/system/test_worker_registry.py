@@ -59,8 +59,8 @@ def defined_tasks() -> set[str]:
 
 def test_the_source_scan_finds_the_known_tasks():
     found = defined_tasks()
-    assert {"learning.tasks.train_model_task", "learning.selection_tasks.score_project_task",
-            "learning.analysis_tasks.analyze_merge_task", "videos.tasks.extract_frames_task",
+    assert {"learning.tasks.train_model_task", "learning.tasks.score_project_task",
+            "learning.tasks.analyze_merge_task", "videos.tasks.extract_frames_task",
             "jobs.tasks.heartbeat"} <= found
 
 
