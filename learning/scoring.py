@@ -75,12 +75,12 @@ from learning.registry import current_version, loaded_model, previous_current
 from projects.models import Project, SelectionStrategy
 from videos.files import local_video_path
 from videos.models import Frame, FrameOrigin, Video
-from videos.sampling import iter_frames
+from videos.sampling import iter_frames, spread
 
 logger = logging.getLogger(__name__)
 
-# The scoring budget bounds the loop's latency whatever the project's size: about 4 forward
-# passes a second per core on 640x480 video with ResNet-18 on a CPU (docs/benchmarks.md).
+# Labels whose skeletons the plausibility statistics are fitted on (no forward pass: cheap).
+# The forward passes are bounded by settings.SCORING_MAX_CANDIDATES (docs/benchmarks.md).
 MAX_LABELED_SKELETONS = 2000
 BATCH_SIZE = 16
 # Share of candidates (the most uncertain by the cheap scores) that also get the costly scores
@@ -130,15 +130,7 @@ def candidate_indices(frame_count: int, existing: Iterable[int], max_candidates:
                       offset: float = 0.5) -> list[int]:
     """Up to `max_candidates` sorted indices spread evenly over the frames without a Frame;
     `offset` in [0, 1) shifts the grid within its spacing (0.5: centred)."""
-    return spread(available_indices(frame_count, existing), max_candidates, offset)
-
-
-def spread(available: np.ndarray, n: int, offset: float = 0.5) -> list[int]:
-    """Up to n of `available` (sorted), one per equal stretch, at `offset` within each."""
-    if available.size <= n:
-        return available.tolist()
-    positions = (np.arange(n) + offset) * available.size / n
-    return available[np.minimum(positions.astype(np.int64), available.size - 1)].tolist()
+    return spread(available_indices(frame_count, existing), max_candidates, offset).tolist()
 
 
 def split_budget(sizes: list[int], budget: int) -> list[int]:
@@ -297,7 +289,7 @@ def _video_plan(project: Project, budget: int, version_id: int
                  for v in videos]
     shares = split_budget([a.size for a in available], max(0, budget))
     offset = float(np.random.default_rng(version_id).random())
-    return [(video, spread(free, share, offset))
+    return [(video, spread(free, share, offset).tolist())
             for video, free, share in zip(videos, available, shares, strict=True)]
 
 

@@ -89,17 +89,18 @@ def _available(frame_count: int, n: int, exclude: Iterable[int]) -> np.ndarray:
     return np.setdiff1d(np.arange(frame_count, dtype=np.int64), excluded)
 
 
-def _spread(available: np.ndarray, n: int) -> np.ndarray:
-    """n entries of `available` at the centres of n equal bins (all of it if n >= size)."""
+def spread(available: np.ndarray, n: int, offset: float = 0.5) -> np.ndarray:
+    """n entries of `available`, one in each of n equal bins at `offset` within it (0.5: the
+    centres; another offset looks between those), all of it if n >= size."""
     if n >= available.size:
         return available
-    positions = ((np.arange(n) + 0.5) * available.size / n).astype(np.int64)
-    return available[positions]
+    positions = ((np.arange(max(n, 0)) + offset) * available.size / max(n, 1)).astype(np.int64)
+    return available[np.minimum(positions, available.size - 1)]
 
 
 def pick_uniform(frame_count: int, n: int, exclude: Iterable[int] = ()) -> list[int]:
     """n frames evenly spread over the frames not excluded (the centre of each 1/n bin)."""
-    return _spread(_available(frame_count, n, exclude), n).tolist()
+    return spread(_available(frame_count, n, exclude), n).tolist()
 
 
 def pick_random(frame_count: int, n: int, seed: int, exclude: Iterable[int] = ()) -> list[int]:
@@ -166,12 +167,12 @@ def pick_kmeans(
         return available.tolist()
     if n == 0:
         return []
-    candidates = _spread(available, max(max_candidates, n))
+    candidates = spread(available, max(max_candidates, n))
     features = thumbnails(path, candidates.tolist(), thumb)
     chosen = set(_closest_per_cluster(features, n, seed))
     if len(chosen) < n:
         unused = np.setdiff1d(np.arange(len(candidates)), np.fromiter(chosen, dtype=np.int64))
-        chosen.update(_spread(unused, n - len(chosen)).tolist())
+        chosen.update(spread(unused, n - len(chosen)).tolist())
     return sorted(candidates[sorted(chosen)].tolist())
 
 
