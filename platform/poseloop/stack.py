@@ -41,14 +41,15 @@ def _with_path(url: str, path: str) -> str:
 
 @contextmanager
 def isolated_services(var_dir: Path, base: dict[str, str] | None = None,
-                      name: str = "poseloop_stack") -> Iterator[dict[str, str]]:
+                      name: str = "poseloop_stack", redis_dbs: tuple[int, int] = (9, 10)
+                      ) -> Iterator[dict[str, str]]:
     """Environment for a throw-away stack: its own var dir, database and broker keys.
 
     Without DATABASE_URL / CELERY_BROKER_URL in `base` (default: this process's environment)
     the stack gets the defaults a lab gets (SQLite and the filesystem broker under var_dir).
     With PostgreSQL it gets a new database `name`, dropped afterwards; with Redis the broker
-    and result backend move to databases 9 and 10, emptied first, so nothing queued by another
-    PoseLoop on the same Redis is taken.
+    and result backend move to databases `redis_dbs` (9 and 10), emptied first, so nothing
+    queued by another PoseLoop on the same Redis is taken (two stacks at once: other numbers).
     """
     base = dict(os.environ if base is None else base)
     env = {"POSELOOP_VAR_DIR": str(var_dir), "DATABASE_URL": "", "CELERY_BROKER_URL": "",
@@ -58,7 +59,8 @@ def isolated_services(var_dir: Path, base: dict[str, str] | None = None,
     if database.startswith(("postgres://", "postgresql://")):
         created = _create_database(database, name)
         env["DATABASE_URL"] = _with_path(database, "/" + name)
-    for key, number in (("CELERY_BROKER_URL", 9), ("CELERY_RESULT_BACKEND", 10)):
+    for key, number in zip(("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"), redis_dbs,
+                           strict=True):
         url = base.get(key, "")
         if url.startswith("redis://"):
             env[key] = _with_path(url, f"/{number}")
@@ -152,18 +154,34 @@ class Stack:
 
     def start(self, wait_s: float = 60.0) -> None:
         """Start every process and wait until the web server answers /healthz."""
-        env = stack_env(self.env)
-        commands = processes(self.host, self.port, self.concurrency, self.var_dir,
-                             self.worker_name)
-        for name, command in commands.items():
-            out = None
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                out = self._logs[name] = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
-            self.children[name] = subprocess.Popen(
-                command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
-                start_new_session=self.log_dir is not None)
+        for name in processes(self.host, self.port, self.concurrency, self.var_dir):
+            self.start_process(name)
         self.wait_until_up(wait_s)
+
+    def start_process(self, name: str) -> None:
+        """Start one process of the stack (again), its output appended to its log."""
+        command = processes(self.host, self.port, self.concurrency, self.var_dir,
+                            self.worker_name)[name]
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            if name not in self._logs:
+                self._logs[name] = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115
+            out = self._logs[name]
+        self.children[name] = subprocess.Popen(
+            command, cwd=ROOT, env=stack_env(self.env), stdout=out,
+            stderr=subprocess.STDOUT if out else None, start_new_session=self.log_dir is not None)
+
+    def stop_process(self, name: str, timeout_s: float = 20.0) -> None:
+        """Stop one process (SIGTERM, then SIGKILL), as an operator or a crash would."""
+        process = self.children[name]
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
 
     def wait_until_up(self, wait_s: float) -> None:
         deadline = time.monotonic() + wait_s
@@ -183,16 +201,9 @@ class Stack:
         return [name for name, p in self.children.items() if p.poll() is not None]
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """SIGTERM every process (a warm shutdown for Celery), then SIGKILL what is left."""
-        for p in self.children.values():
-            if p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-        for p in self.children.values():
-            try:
-                p.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait(timeout=10)
+        """Stop every process (a warm shutdown for Celery) and close the logs."""
+        for name in self.children:
+            self.stop_process(name, timeout_s)
         for log in self._logs.values():
             log.close()
 
