@@ -42,6 +42,18 @@ class Live:
         return self.stack.url
 
 
+def prepared_stack(var_dir, env: dict[str, str], worker_name: str) -> Stack:
+    """A migrated database with the PI's account, and the (not yet started) stack on it.
+
+    The lab's first account is made by an admin on the server; everything after this goes
+    over HTTP."""
+    manage(["migrate", "--noinput"], env)
+    manage(["shell", "-c", "from django.contrib.auth import get_user_model; "
+            f"get_user_model().objects.create_user('pi', password='{PI_PASSWORD}')"], env)
+    return Stack(var_dir=var_dir, port=free_port(), env=env, log_dir=var_dir / "logs",
+                 worker_name=worker_name)
+
+
 @pytest.fixture(scope="session")
 def live(tmp_path_factory) -> Iterator[Live]:
     var_dir = tmp_path_factory.mktemp("stack-var")
@@ -53,13 +65,7 @@ def live(tmp_path_factory) -> Iterator[Live]:
                     # One thread per worker process, so training and scoring don't fight over
                     # the two cores with gunicorn and the browser.
                     "OMP_NUM_THREADS": "1"})
-        manage(["migrate", "--noinput"], env)
-        # The lab's first account is made by an admin on the server; everything after this
-        # goes over HTTP.
-        manage(["shell", "-c", "from django.contrib.auth import get_user_model; "
-                f"get_user_model().objects.create_user('pi', password='{PI_PASSWORD}')"], env)
-        stack = Stack(var_dir=var_dir, port=free_port(), env=env, log_dir=var_dir / "logs",
-                      worker_name="system@%h")
+        stack = prepared_stack(var_dir, env, "system@%h")
         try:
             stack.start(wait_s=120)
             yield Live(stack, env, Client.login(stack.url, "pi", PI_PASSWORD))

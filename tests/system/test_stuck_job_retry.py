@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from poseloop.loop_client import Client, wait_for
-from poseloop.stack import ROOT, Stack, free_port, isolated_services, manage, stack_env
-from tests.system.conftest import PI_PASSWORD
+from poseloop.stack import ROOT, Stack, isolated_services, stack_env
+from tests.system.conftest import PI_PASSWORD, prepared_stack
 from videos.synthetic import BODYPARTS, generate_video
 
 pytestmark = [pytest.mark.system]
@@ -28,11 +28,7 @@ def test_a_lost_job_is_stuck_and_a_retry_runs_it(tmp_path):
     with isolated_services(tmp_path, name=f"poseloop_system_stuck_{os.getpid()}",
                            redis_dbs=(14, 15)) as env:
         env.update({"POSELOOP_JOB_STUCK_AFTER_S": "3", "OMP_NUM_THREADS": "1"})
-        manage(["migrate", "--noinput"], env)
-        manage(["shell", "-c", "from django.contrib.auth import get_user_model; "
-                f"get_user_model().objects.create_user('pi', password='{PI_PASSWORD}')"], env)
-        stack = Stack(var_dir=tmp_path, port=free_port(), env=env, log_dir=tmp_path / "logs",
-                      worker_name="stuck@%h")
+        stack = prepared_stack(tmp_path, env, "stuck@%h")
         try:
             stack.start(wait_s=120)
             _lose_a_job_and_retry_it(stack, env, tmp_path)
