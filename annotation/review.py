@@ -30,7 +30,7 @@ REVIEWABLE = (LabelStatus.SUBMITTED, LabelStatus.ACCEPTED)
 
 def suspect_frame_ids(project: Project) -> list[int]:
     """Labeled frames whose skeleton the newest scoring run found implausible (limb lengths
-    far from the other labels': likely label errors; `learning.scoring`)."""
+    far from the other labels': likely label errors; `learning.selection.scoring`)."""
     job = (Job.objects.filter(project=project, kind=JobKind.SCORE, status=JobStatus.SUCCEEDED)
            .order_by("-finished_at", "-id").only("result").first())
     ids = (job.result or {}).get("suspect_label_frame_ids", []) if job else []

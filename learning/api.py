@@ -14,7 +14,6 @@ from rest_framework.views import APIView
 from accounts.access import ALL_ROLES, PI_ONLY
 from accounts.api_permissions import ProjectScopedMixin
 from jobs.serializers import JobSerializer
-from learning import registry, training
 from learning.errors import Conflict
 from learning.models import CurrentModel, ModelVersion
 from learning.serializers import (
@@ -24,6 +23,8 @@ from learning.serializers import (
     TrainRequestSerializer,
     TrainStartedSerializer,
 )
+from learning.training import registry
+from learning.training import runs as training
 from videos.models import Frame
 
 CONFLICT = OpenApiResponse(description="A training is running, or the version's state forbids it.")

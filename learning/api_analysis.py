@@ -26,9 +26,9 @@ from accounts.access import REVIEWERS
 from accounts.api_permissions import ProjectScopedMixin
 from accounts.models import Role
 from jobs.serializers import JobSerializer
-from learning import analysis
-from learning.labeled_video import frame_png_for_video
-from learning.model_export import export_bundle
+from learning.analysis import videos as analysis
+from learning.analysis.labeled_video import frame_png_for_video
+from learning.exchange.model_export import export_bundle
 from learning.models import ModelVersion
 from videos.models import Video
 

@@ -28,9 +28,9 @@ from accounts.access import PI_ONLY, get_project_for, has_role
 from accounts.api_permissions import ProjectScopedMixin
 from jobs.models import Job, JobKind, JobStatus
 from jobs.serializers import JobSerializer
-from learning.exporting import DEFAULT_SCORER, FORMATS, export_dataset, export_path
+from learning.exchange.exporting import DEFAULT_SCORER, FORMATS, export_dataset, export_path
+from learning.exchange.importing import extract_project_zip, run_dlc_import
 from learning.formats.errors import FormatError
-from learning.importing import extract_project_zip, run_dlc_import
 from projects.models import Project
 from videos.uploads import over_limit_message, over_upload_limit
 
@@ -134,7 +134,7 @@ class DatasetExportApi(ProjectScopedMixin, APIView):
 
     Built synchronously, recorded as a Job (kind export) with its progress and result:
     writing a few hundred labeled frames and zipping them takes seconds, and no Celery task
-    is needed for it yet. ``learning.exporting.run_export_job(job_id)`` is what a task
+    is needed for it yet. ``learning.exchange.exporting.run_export_job(job_id)`` is what a task
     would call for very large projects.
     """
 

@@ -8,8 +8,9 @@ class LearningConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from annotation.signals import labels_changed
-        from learning import scoring, triggers
         from learning.models import CurrentModel
+        from learning.selection import scoring
+        from learning.training import triggers
         from projects.models import Project
 
         labels_changed.connect(triggers.on_labels_changed, dispatch_uid="learning.retrain")

@@ -16,13 +16,13 @@ from __future__ import annotations
 from celery import chord, shared_task
 
 from jobs.progress import JobCancelled, running
-from learning import analysis
+from learning.analysis import videos as analysis
 
 
 @shared_task(acks_late=True)
 def train_model_task(version_id: int, job_id: int) -> None:
     """Train, evaluate and maybe promote a queued model version."""
-    from learning.training import job_result, train_project
+    from learning.training.runs import job_result, train_project
 
     try:
         with running(job_id) as job:
@@ -34,7 +34,7 @@ def train_model_task(version_id: int, job_id: int) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def train_scheduled_task(project_id: int) -> None:
     """The project's periodic retraining (django_celery_beat), if there are new labels."""
-    from learning.triggers import scheduled_retrain
+    from learning.training.triggers import scheduled_retrain
 
     scheduled_retrain(project_id)
 
@@ -42,7 +42,7 @@ def train_scheduled_task(project_id: int) -> None:
 @shared_task(acks_late=True, ignore_result=True)
 def score_project_task(project_id: int, version_id: int, job_id: int | None = None) -> None:
     """Score candidate frames with the version and refill the project's queue (a "score" job)."""
-    from learning.scoring import run_scoring_job
+    from learning.selection.scoring import run_scoring_job
 
     run_scoring_job(project_id, version_id, job_id)
 

@@ -11,9 +11,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import PI_ONLY, REVIEWERS, get_project_for
 from accounts.models import Role
-from learning import registry, training
 from learning.errors import Conflict
 from learning.models import ModelVersion
+from learning.training import registry
+from learning.training import runs as training
 
 
 def _compared(request: HttpRequest, versions: list[ModelVersion]) -> list[ModelVersion]:

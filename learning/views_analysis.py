@@ -1,6 +1,6 @@
 """The "Analysis & exports" page (PI): analyse videos, download pose tables, export models and
-labeled datasets. Thin views over `learning.analysis` and `learning.exporting`; downloads go
-through the access-checked, streamed API endpoints."""
+labeled datasets. Thin views over `learning.analysis.videos` and `learning.exchange.exporting`;
+downloads go through the access-checked, streamed API endpoints."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import PI_ONLY, get_project_for
 from jobs.models import Job, JobKind, JobStatus
-from learning import analysis, registry
-from learning.exporting import DEFAULT_SCORER, FORMATS, export_dataset
+from learning.analysis import videos as analysis
+from learning.exchange.exporting import DEFAULT_SCORER, FORMATS, export_dataset
 from learning.models import ModelVersion, VersionStatus
+from learning.training import registry
 from videos.models import Video
 
 ANALYSES_SHOWN = 3

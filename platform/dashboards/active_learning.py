@@ -339,7 +339,7 @@ def _oracle_series(header: list[str], rows: list[list[Any]]
 def oracle(project: Project) -> Oracle:
     """The oracle-replay results table, if one was written for the project.
 
-    Written by `manage.py replay_oracle` (learning/oracle.py) when pointed at this folder:
+    Written by `manage.py replay_oracle` (learning/selection/oracle.py) when pointed at this folder:
     one row per dataset, strategy, seed and round; the plot averages seeds per label count.
     """
     path = ORACLE_PATH.format(project_id=project.pk)

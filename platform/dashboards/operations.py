@@ -13,7 +13,7 @@ from annotation.models import LIVE_STATUSES, EntryStatus, QueueEntry, QueueReaso
 from jobs.models import ACTIVE_STATUSES, Job, JobKind, JobStatus, WorkerHeartbeat
 from jobs.stuck import WORKER_ALIVE, StuckCheck
 from learning.models import CurrentModel, ModelVersion, VersionStatus
-from learning.triggers import SCHEDULE_PREFIX, new_labels_since_last_model
+from learning.training.triggers import SCHEDULE_PREFIX, new_labels_since_last_model
 from projects.models import Project
 
 FAILED_JOBS_SHOWN = 10

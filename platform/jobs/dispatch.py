@@ -5,7 +5,7 @@ a stuck job send the task through `dispatch`, so a retry repeats exactly what th
 path sent. Tasks are named by dotted path and imported when sent: this app sits below
 `learning` and `videos` and imports nothing from them at import time.
 
-Exports and imports run inside the request (`learning.exporting`), never on a worker; they
+Exports and imports run inside the request (`learning.exchange.exporting`), never on a worker; they
 are not in the table and cannot be retried.
 """
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from jobs.models import Job, JobStatus
 
-# Training reports at least once an epoch and learning.training uses 20 minutes; keep in step.
+# Training reports at least once an epoch and learning.training.runs uses 20 minutes; keep in step.
 STALE_AFTER = timedelta(minutes=20)
 # A queued job no worker ever claimed (its message lost with a broker or a worker).
 NEVER_STARTED_AFTER = timedelta(hours=24)

@@ -320,7 +320,7 @@ TRAIN_DEFAULT_MINUTES = env_float("POSELOOP_TRAIN_MINUTES", 10.0)
 # when known) and a PI may retry or cancel it (jobs/stuck.py).
 JOB_STUCK_AFTER_S = env_int("POSELOOP_JOB_STUCK_AFTER_S", 120)
 # Frames a scoring run looks at (shared by the project's videos): bounds the time from a new
-# model to a refilled queue, whatever the project's size (learning/scoring.py).
+# model to a refilled queue, whatever the project's size (learning/selection/scoring.py).
 SCORING_MAX_CANDIDATES = env_int("POSELOOP_SCORING_CANDIDATES", 300)
 # Tracked video analysis re-detects the animal on the whole frame every this many frames;
 # analysis chunks (the unit of fan-out over workers) are multiples of it.

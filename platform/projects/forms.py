@@ -81,7 +81,7 @@ class ProjectSettingsForm(forms.ModelForm):
     """The loop's settings; acquisition weights get one number field per score.
 
     Weights are saved as the project's overrides of `DEFAULT_WEIGHTS` (an empty field or the
-    default value stores nothing), the mapping `learning.scoring` reads.
+    default value stores nothing), the mapping `learning.selection.scoring` reads.
     """
 
     WEIGHT_PREFIX = "weight_"

@@ -10,7 +10,7 @@ from django_celery_beat.models import PeriodicTask
 from annotation.models import EntryStatus, QueueReason
 from dashboards.operations import operations
 from jobs.models import Job, JobKind, JobStatus, WorkerHeartbeat
-from learning.triggers import SCHEDULE_PREFIX
+from learning.training.triggers import SCHEDULE_PREFIX
 from tests.annotation.factories import FrameFactory, QueueEntryFactory
 from tests.dashboards.factories import version
 from tests.factories import UserFactory

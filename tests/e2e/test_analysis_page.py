@@ -7,7 +7,7 @@ import pytest
 
 from accounts.models import Role
 from learning.models import CurrentModel
-from learning.registry import clear_cache
+from learning.training.registry import clear_cache
 from tests.e2e.conftest import SCREENSHOTS
 from tests.factories import MembershipFactory, ProjectFactory
 from tests.learning.conftest import add_labeled_frames

@@ -12,12 +12,12 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 
 from jobs.models import Job, JobStatus
-from learning import analysis
+from learning.analysis import videos as analysis
+from learning.analysis.labeled_video import draw_pose, render_frame_png, render_video
 from learning.formats.pose_table import read_pose_table
-from learning.labeled_video import draw_pose, render_frame_png, render_video
 from learning.models import CurrentModel
-from learning.registry import clear_cache
 from learning.tasks import analyze_video_task
+from learning.training.registry import clear_cache
 from tests.learning.helpers import make_version
 from tests.videofactory import make_video
 from videos.ingest import add_video

@@ -12,8 +12,8 @@ from django.test import Client
 
 from jobs.models import Job, JobKind, JobStatus
 from learning.models import CurrentModel
-from learning.registry import clear_cache
 from learning.tasks import analyze_video_task
+from learning.training.registry import clear_cache
 from tests.learning.helpers import make_version
 from tests.videofactory import make_video
 from videos.ingest import add_video

@@ -1,7 +1,7 @@
 import pytest
 
 from learning.models import CurrentModel, VersionStatus
-from learning.registry import clear_cache
+from learning.training.registry import clear_cache
 from tests.learning.helpers import make_version
 
 pytestmark = pytest.mark.django_db
@@ -112,7 +112,7 @@ def test_prediction_404_without_a_current_model(project, labeled_frames, users, 
 
 
 def test_prediction_model_is_cached_per_version(project, setup, as_user, monkeypatch):
-    from learning import registry
+    from learning.training import registry
 
     calls = []
     real = registry.load_model

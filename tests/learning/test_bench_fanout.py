@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from learning import bench_fanout
+from learning.analysis import bench_fanout
 
 
 def test_worker_counts_and_sizes_are_parsed_strictly():

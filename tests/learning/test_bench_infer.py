@@ -58,7 +58,7 @@ def test_bench_infer_refuses_unknown_backends(project, tmp_path):
 
 
 def test_a_dead_worker_process_fails_the_benchmark_instead_of_hanging(tmp_path):
-    from learning.bench_infer import _parallel
+    from learning.analysis.bench_infer import _parallel
 
     video = make_video(tmp_path, n_frames=8)
     _, cfg = tiny_model(k=4, scale=0.5)

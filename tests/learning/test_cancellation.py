@@ -1,10 +1,10 @@
 import pytest
 
 from jobs.models import Job, JobStatus
-from learning import training
 from learning.models import VersionStatus
-from learning.registry import current_version
 from learning.tasks import train_model_task
+from learning.training import runs as training
+from learning.training.registry import current_version
 
 pytestmark = pytest.mark.django_db
 

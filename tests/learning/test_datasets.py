@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 
 from annotation.labels import import_label
-from learning.datasets import (
+from learning.models import SplitAssignment
+from learning.training.datasets import (
     MIN_FRAMES_FOR_TEST,
     assign_splits,
     build_dataset,
     flip_pairs,
     labeled_frame_ids,
 )
-from learning.models import SplitAssignment
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +80,7 @@ def test_flip_pairs_come_from_mirrors(project):
 def test_model_config_carries_the_animal_prior_measured_on_the_train_labels(project,
                                                                              labeled_frames):
     from learning.engine.data import animal_radius
-    from learning.training import model_config_for
+    from learning.training.runs import model_config_for
 
     labeled_frames(project, 12, stride=1)
     data = build_dataset(project)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from learning import evaluation
-from learning.evaluation import TRAIN_EVAL_MAX, evaluate_model, spread_sample
+from learning.training import evaluation
+from learning.training.evaluation import TRAIN_EVAL_MAX, evaluate_model, spread_sample
 
 
 def test_spread_sample_keeps_all_when_few_and_spreads_when_many():

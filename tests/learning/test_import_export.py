@@ -18,8 +18,14 @@ from accounts.models import Role
 from annotation.agreement import consensus_keypoints
 from annotation.labels import import_label
 from annotation.models import Label, LabelRevision
-from learning import importing
-from learning.exporting import export_coco, export_dlc, export_sleap
+from learning.exchange import importing
+from learning.exchange.exporting import export_coco, export_dlc, export_sleap
+from learning.exchange.importing import (
+    guess_mirror_pairs,
+    import_coco,
+    import_dlc_project,
+    run_dlc_import,
+)
 from learning.formats.dlc import (
     DLCConfig,
     read_collected_data,
@@ -29,12 +35,6 @@ from learning.formats.dlc import (
 from learning.formats.errors import FormatError
 from learning.formats.pose import LabeledFrames
 from learning.formats.sleap import read_slp
-from learning.importing import (
-    guess_mirror_pairs,
-    import_coco,
-    import_dlc_project,
-    run_dlc_import,
-)
 from projects.models import Project
 from videos.models import Frame, FrameOrigin
 

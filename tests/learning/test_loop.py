@@ -6,9 +6,9 @@ from django.db.models.signals import post_save
 from annotation.models import EntryStatus, QueueEntry, QueueReason
 from jobs.models import Job, JobKind, JobStatus
 from learning.models import CurrentModel, VersionStatus
-from learning.registry import clear_cache, current_version
-from learning.scoring import on_current_model_saved
-from learning.training import start_training
+from learning.selection.scoring import on_current_model_saved
+from learning.training.registry import clear_cache, current_version
+from learning.training.runs import start_training
 from tests.videofactory import make_video
 from videos.ingest import add_video
 from videos.models import FrameOrigin

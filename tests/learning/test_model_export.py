@@ -17,8 +17,8 @@ from django.core.files.storage import default_storage
 from learning.engine.checkpoint import save_checkpoint
 from learning.engine.export import OnnxRunner, TorchScriptRunner
 from learning.engine.predict import predict_images
-from learning.model_export import META_NAME, ONNX_NAME, TORCHSCRIPT_NAME, export_bundle
-from learning.registry import clear_cache
+from learning.exchange.model_export import META_NAME, ONNX_NAME, TORCHSCRIPT_NAME, export_bundle
+from learning.training.registry import clear_cache
 from tests.learning.engine.test_export import _poses, tiny_model
 from tests.learning.helpers import make_version
 
@@ -62,7 +62,7 @@ def test_bundle_holds_graphs_metadata_and_readme(version, tmp_path):
 
 
 def test_bundle_graphs_match_pytorch_within_half_a_pixel(version, tmp_path):
-    from learning.registry import loaded_model
+    from learning.training.registry import loaded_model
 
     name = export_bundle(version)
     with default_storage.open(name, "rb") as fh, zipfile.ZipFile(io.BytesIO(fh.read())) as zf:

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from learning.engine.data import PoseSample
-from learning.oracle import (
+from learning.selection.oracle import (
     OracleData,
     ReplayConfig,
     _Replay,
@@ -153,7 +153,7 @@ def test_warm_start_decides_where_each_round_trains_from(monkeypatch, warm_start
 
 
 def test_first_seed_chooses_which_seeds_run(monkeypatch, tmp_path):
-    import learning.oracle as oracle
+    import learning.selection.oracle as oracle
 
     data = _replay_state().data
     ran: list[int] = []

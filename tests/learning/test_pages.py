@@ -2,7 +2,7 @@ import pytest
 from django.test import Client
 
 from learning.models import CurrentModel, ModelVersion, VersionStatus
-from learning.registry import current_version
+from learning.training.registry import current_version
 from tests.learning.helpers import make_version
 
 pytestmark = pytest.mark.django_db

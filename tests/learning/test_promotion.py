@@ -2,8 +2,8 @@ import pytest
 
 from learning.errors import Conflict
 from learning.models import ModelVersion, VersionStatus
-from learning.registry import activate, current_version
-from learning.training import promote_if_better
+from learning.training.registry import activate, current_version
+from learning.training.runs import promote_if_better
 from tests.learning.helpers import make_version
 
 pytestmark = pytest.mark.django_db

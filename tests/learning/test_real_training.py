@@ -3,14 +3,14 @@
 import pytest
 
 from jobs.models import Job, JobStatus
-from learning.datasets import build_dataset
 from learning.engine.config import ModelConfig
 from learning.engine.network import build_model
-from learning.evaluation import rmse_on
 from learning.models import VersionStatus
-from learning.registry import current_version
 from learning.tasks import train_model_task
-from learning.training import model_config_for, start_training
+from learning.training.datasets import build_dataset
+from learning.training.evaluation import rmse_on
+from learning.training.registry import current_version
+from learning.training.runs import model_config_for, start_training
 
 BOUND_PX = 10.0
 FAST = {"model": {"head_channels": 32},

@@ -10,14 +10,12 @@ from django.db.models.signals import post_save
 from annotation.models import EntryStatus, QueueEntry, QueueReason
 from annotation.queue import lease_next
 from jobs.models import Job, JobKind, JobStatus
-from learning.datasets import local_image_path
 from learning.engine.checkpoint import load_model
 from learning.engine.data import load_image
 from learning.engine.embed import StreamScorer, score_stream
 from learning.engine.predict import predict_batch
 from learning.models import CurrentModel
-from learning.registry import clear_cache, set_current
-from learning.scoring import (
+from learning.selection.scoring import (
     candidate_indices,
     on_current_model_saved,
     predicted_keypoints,
@@ -26,6 +24,8 @@ from learning.scoring import (
     spread,
     video_stream,
 )
+from learning.training.datasets import local_image_path
+from learning.training.registry import clear_cache, set_current
 from tests.learning.helpers import make_version
 from tests.videofactory import make_video
 from videos.ingest import add_video
@@ -85,7 +85,7 @@ def test_the_candidate_budget_is_shared_by_every_video(project, video, tmp_path,
         seen.append((video_obj.pk, len(indices)))
         return video_stream(video_obj, indices)
 
-    import learning.scoring as scoring
+    import learning.selection.scoring as scoring
 
     real = scoring.video_stream
     scoring.video_stream = counted
@@ -101,7 +101,7 @@ def test_the_candidate_budget_is_shared_by_every_video(project, video, tmp_path,
 @pytest.mark.django_db
 def test_labeled_frames_are_embedded_within_the_budget(project, video, labeled_frames,
                                                        monkeypatch):
-    import learning.scoring as scoring
+    import learning.selection.scoring as scoring
 
     labeled_frames(project, 12)
     version = current(project)

@@ -8,8 +8,8 @@ from django.utils import timezone
 from jobs.models import Job, JobStatus
 from learning.errors import Conflict
 from learning.models import ModelVersion, VersionStatus
-from learning.registry import current_version
-from learning.training import reap_stale, start_training
+from learning.training.registry import current_version
+from learning.training.runs import reap_stale, start_training
 
 pytestmark = pytest.mark.django_db
 

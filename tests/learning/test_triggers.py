@@ -4,9 +4,9 @@ import pytest
 from django_celery_beat.models import PeriodicTask
 
 from annotation.signals import labels_changed
-from learning.datasets import label_snapshot
 from learning.models import ModelVersion, VersionStatus
-from learning.triggers import (
+from learning.training.datasets import label_snapshot
+from learning.training.triggers import (
     SCHEDULE_PREFIX,
     maybe_retrain,
     new_labels_since_last_model,

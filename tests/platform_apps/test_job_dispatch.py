@@ -15,7 +15,7 @@ from jobs.tasks import heartbeat
 from jobs.worker import start_heartbeats
 from poseloop.celery import app
 
-# Run inside the web request (learning.exporting, the DeepLabCut import): never sent.
+# Run inside the web request (learning.exchange.exporting, the DeepLabCut import): never sent.
 IN_REQUEST = {JobKind.EXPORT, JobKind.IMPORT}
 
 

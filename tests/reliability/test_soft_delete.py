@@ -110,7 +110,7 @@ def test_video_soft_delete_restore_and_purge(project, users, as_user):
 @pytest.mark.django_db
 def test_frames_of_a_deleted_video_leave_lists_queue_and_training(project, users, as_user):
     from annotation.queue import enqueue_frames, lease_next
-    from learning.datasets import labeled_frame_ids
+    from learning.training.datasets import labeled_frame_ids
 
     video = Video.objects.create(project=project, name="v.mp4", sha256="3" * 64, size_bytes=1,
                                  fps=30, frame_count=10, width=8, height=8, source_path="/v.mp4")

@@ -94,7 +94,7 @@ def test_killed_worker_leaves_a_failed_job_and_whole_frames(project, tmp_path, s
 @pytest.mark.django_db
 def test_stale_training_never_becomes_current(project):
     """A training whose worker died: its job is reaped, its version failed, not promoted."""
-    from learning.training import reap_stale
+    from learning.training.runs import reap_stale
     from tests.learning.helpers import make_version
 
     version = make_version(project, status="training", with_job=True, checkpoint=False)

@@ -173,8 +173,8 @@ def test_dlc_upload_into_a_project_with_other_parts_is_refused(as_user, users, t
     lambda d: d.pop("annotations"),
 ])
 def test_malformed_coco_writes_nothing(tmp_path, project, mutate):
+    from learning.exchange.importing import import_coco
     from learning.formats.errors import FormatError
-    from learning.importing import import_coco
 
     images = tmp_path / "images"
     images.mkdir()

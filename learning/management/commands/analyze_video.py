@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from learning import analysis
+from learning.analysis import videos as analysis
 from learning.models import ModelVersion
 from projects.models import Project
 from videos.ingest import DuplicateVideo, add_video

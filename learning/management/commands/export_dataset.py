@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from learning.exporting import DEFAULT_SCORER, FORMATS, write_dataset
+from learning.exchange.exporting import DEFAULT_SCORER, FORMATS, write_dataset
 from learning.formats.errors import FormatError
 from projects.models import Project
 

@@ -9,9 +9,9 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from learning.model_export import export_bundle
+from learning.exchange.model_export import export_bundle
 from learning.models import ModelVersion
-from learning.registry import current_version
+from learning.training.registry import current_version
 from projects.models import Project
 
 

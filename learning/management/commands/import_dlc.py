@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from learning.exchange.importing import run_dlc_import
 from learning.formats.errors import FormatError
-from learning.importing import run_dlc_import
 from learning.management.cli import optional_user, progress_printer
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from learning.formats.errors import FormatError
-from learning.oracle import (
+from learning.selection.oracle import (
     PRESETS,
     STRATEGIES,
     WARM_STARTS,

@@ -16,11 +16,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 BENCHMARKS = {
     "queue": "annotation.bench_queue",
     "load": "annotation.bench_load",
-    "train": "learning.bench_train",
-    "infer": "learning.bench_infer",
-    "score": "learning.bench_score",
+    "train": "learning.training.bench_train",
+    "distill": "learning.training.bench_distill",
+    "infer": "learning.analysis.bench_infer",
+    "score": "learning.selection.bench_score",
     "loop": "poseloop.bench_loop",
-    "fanout": "learning.bench_fanout",
+    "fanout": "learning.analysis.bench_fanout",
 }
 
 
@@ -36,7 +37,8 @@ class Command(BaseCommand):
                 if exc.name != module_path:  # a real error inside an existing benchmark
                     raise
                 continue
-            module.add_arguments(sub.add_parser(name, help=(module.__doc__ or "").strip()))
+            summary = (module.__doc__ or "").strip().split("\n\n")[0]  # argparse %-formats help
+            module.add_arguments(sub.add_parser(name, help=summary.replace("%", "%%")))
 
     def handle(self, *args: Any, **options: Any) -> None:
         module = importlib.import_module(BENCHMARKS[options["benchmark"]])

@@ -43,7 +43,6 @@ from jobs.dispatch import dispatch_on_commit
 from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job, JobKind
 from jobs.progress import JobCancelled, create_job, report, running
-from learning.datasets import flip_pairs, labeled_frame_ids, local_image_path, samples_for_frames
 from learning.engine.config import ModelConfig
 from learning.engine.data import load_image
 from learning.engine.embed import (
@@ -71,7 +70,13 @@ from learning.engine.uncertainty import (
     temporal_inconsistency,
 )
 from learning.models import CurrentModel, ModelVersion, VersionStatus
-from learning.registry import current_version, loaded_model, previous_current
+from learning.training.datasets import (
+    flip_pairs,
+    labeled_frame_ids,
+    local_image_path,
+    samples_for_frames,
+)
+from learning.training.registry import current_version, loaded_model, previous_current
 from projects.models import Project, SelectionStrategy
 from videos.files import local_video_path
 from videos.models import Frame, FrameOrigin, Video

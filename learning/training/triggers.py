@@ -20,7 +20,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from annotation.models import COUNTED_STATUSES, Label, LabelRevision
 from learning.errors import Conflict
 from learning.models import ACTIVE_STATUSES, ModelVersion, VersionStatus
-from learning.training import active_version, start_training
+from learning.training.runs import active_version, start_training
 from projects.models import Project
 
 logger = logging.getLogger(__name__)

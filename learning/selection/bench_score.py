@@ -26,8 +26,8 @@ from learning.engine.network import PoseNet, build_model
 from learning.engine.predict import predict_images
 from learning.engine.selection import coverage_distance, hybrid_pick
 from learning.engine.uncertainty import DEFAULT_WEIGHTS, combine, temporal_inconsistency
-from learning.registry import current_version, loaded_model
-from learning.scoring import EXTRAS_FRACTION
+from learning.selection.scoring import EXTRAS_FRACTION
+from learning.training.registry import current_version, loaded_model
 from projects.models import Project
 from videos.files import local_video_path
 from videos.models import Video

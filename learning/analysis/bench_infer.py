@@ -154,7 +154,7 @@ def _check_alive(procs: list[Any]) -> None:
 
 
 def _model(options: dict[str, Any], stdout: TextIO) -> tuple[PoseNet, ModelConfig, list[str], str]:
-    from learning.registry import current_version, loaded_model
+    from learning.training.registry import current_version, loaded_model
     from projects.models import Project
 
     project = Project.objects.filter(name=options["project"]).first()
@@ -176,7 +176,7 @@ def _model(options: dict[str, Any], stdout: TextIO) -> tuple[PoseNet, ModelConfi
 
 def _labeled_samples(project_name: str) -> list[PoseSample]:
     """The project's labeled test frames (all labeled frames if the test split is empty)."""
-    from learning.datasets import build_dataset
+    from learning.training.datasets import build_dataset
     from projects.models import Project
 
     dataset = build_dataset(Project.objects.get(name=project_name))
@@ -250,7 +250,7 @@ def _work(model: PoseNet, video: str, cfg: ModelConfig, stdout: TextIO) -> dict[
 
 def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     """Measure every backend end to end, pick the fastest accurate one, then 1 vs 2 workers."""
-    from learning.analysis import DEFAULT_PCUTOFF as pcutoff  # Django models: not at import
+    from learning.analysis.videos import DEFAULT_PCUTOFF as pcutoff  # Django models: not at import
 
     video = options["video"]
     batch = int(options["batch"])

@@ -8,10 +8,10 @@ from typing import Any, TextIO
 
 from django.core.management.base import CommandError
 
-from learning.datasets import build_dataset
 from learning.engine.train import TrainProgress
-from learning.evaluation import evaluate_model
-from learning.training import fit, model_config_for, pretrained_weights, train_config_for
+from learning.training.datasets import build_dataset
+from learning.training.evaluation import evaluate_model
+from learning.training.runs import fit, model_config_for, pretrained_weights, train_config_for
 from projects.models import Project
 from videos.models import Frame
 

@@ -63,7 +63,7 @@ from learning.formats.pose_table import (
     write_pose_table,
 )
 from learning.models import ModelVersion, VersionStatus
-from learning.registry import current_version, loaded_model
+from learning.training.registry import current_version, loaded_model
 from projects.models import Project
 from videos.files import local_video_path
 from videos.models import Video
@@ -470,7 +470,7 @@ def _write_files(
     files += [write_plain_table(folder / f"{stem}{scorer}_plain{suffix}", bodyparts, plain).name
               for suffix in (".csv", ".parquet")]
     if params.get("labeled_video"):
-        from learning.labeled_video import render_for_video
+        from learning.analysis.labeled_video import render_for_video
 
         out = folder / f"{stem}{scorer}_labeled.mp4"
         render_for_video(video, poses, out, pcutoff=float(params["pcutoff"]))

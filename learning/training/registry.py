@@ -11,7 +11,6 @@ from typing import TypedDict
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from learning.datasets import local_image_path
 from learning.engine.checkpoint import load_model
 from learning.engine.config import ModelConfig
 from learning.engine.data import load_image
@@ -19,6 +18,7 @@ from learning.engine.network import PoseNet
 from learning.engine.predict import predict_images
 from learning.errors import Conflict
 from learning.models import CurrentModel, ModelVersion, VersionStatus
+from learning.training.datasets import local_image_path
 from projects.models import Project
 from videos.models import Frame
 

@@ -22,7 +22,7 @@ from learning.engine.data import SIZE_MULTIPLE
 from learning.engine.export import INPUT_NAME, export_onnx, export_torchscript, output_names
 from learning.engine.network import IMAGENET_MEAN, IMAGENET_STD, PoseNet
 from learning.models import ModelVersion, VersionStatus
-from learning.registry import loaded_model
+from learning.training.registry import loaded_model
 from projects.skeleton import skeleton_dict
 
 BUNDLE_FORMAT = "poseloop-model-bundle/1"

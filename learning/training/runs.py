@@ -33,21 +33,21 @@ from jobs.dispatch import dispatch_on_commit
 from jobs.models import ACTIVE_STATUSES as ACTIVE_JOB_STATUSES
 from jobs.models import Job, JobKind, JobStatus
 from jobs.progress import JobCancelled, cancel_requested, create_job, report
-from learning.datasets import ProjectDataset, build_dataset, labeled_frame_ids
 from learning.engine.checkpoint import save_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
 from learning.engine.data import PoseSample, with_animal_prior
 from learning.engine.train import TrainingCancelled, TrainProgress, TrainResult, train
 from learning.errors import Conflict
-from learning.evaluation import (
+from learning.models import ACTIVE_STATUSES, ModelVersion, VersionMetrics, VersionStatus
+from learning.training.datasets import ProjectDataset, build_dataset, labeled_frame_ids
+from learning.training.evaluation import (
     N_IMAGES,
     evaluate_model,
     evaluation_pngs,
     per_frame_results,
     rmse_on,
 )
-from learning.models import ACTIVE_STATUSES, ModelVersion, VersionMetrics, VersionStatus
-from learning.registry import current_version, loaded_model, lock_project, set_current
+from learning.training.registry import current_version, loaded_model, lock_project, set_current
 from projects.models import Project
 
 MIN_LABELED_FRAMES = 3

@@ -2,7 +2,7 @@
 
 Starts real workers (`celery -A poseloop worker -Q inference -c 1 --pool prefork`, one OpenMP
 / torch thread each) against a Redis broker and a Redis result backend, queues the analysis
-the way the web does (`learning.analysis.start_analysis`: a chord of chunk tasks, then the
+the way the web does (`learning.analysis.videos.start_analysis`: a chord of chunk tasks, then the
 merge) and times it from the queueing to the job's success. The workers see this process's
 database and media (same environment: DATABASE_URL, POSELOOP_VAR_DIR, MEDIA_ROOT).
 
@@ -220,7 +220,7 @@ def _random_version(project: Any) -> Any:
 
 def _named(options: dict[str, Any]) -> tuple[Any, Any, str]:
     """(video, current version, description) of --project; --video a name in it or a file."""
-    from learning.analysis import resolve_version
+    from learning.analysis.videos import resolve_version
     from projects.models import Project
     from videos.ingest import DuplicateVideo, add_video
 
@@ -262,7 +262,7 @@ def _analyse_once(video: Any, version: Any, options: dict[str, Any], workers: Wo
     from django.db import transaction
 
     from jobs.models import Job, JobStatus
-    from learning.analysis import start_analysis
+    from learning.analysis.videos import start_analysis
 
     started = time.perf_counter()
     with transaction.atomic():  # the task goes out on commit, as from a view
@@ -284,7 +284,7 @@ def _analyse_once(video: Any, version: Any, options: dict[str, Any], workers: Wo
 
 def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     """Analyse the same video with each worker count; print seconds, fps and speed-ups."""
-    from learning.analysis import plan_chunks
+    from learning.analysis.videos import plan_chunks
     from poseloop.celery import app
 
     counts = parse_workers(options["workers"])
