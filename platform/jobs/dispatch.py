@@ -39,9 +39,15 @@ DISPATCH: dict[str, TaskCall] = {
     JobKind.EXTRACT_FRAMES: TaskCall("videos.tasks.extract_frames_task", lambda j: (j.pk,)),
     JobKind.TRAIN: TaskCall("learning.tasks.train_model_task",
                             lambda j: (j.params["version_id"], j.pk)),
+    JobKind.DISTILL: TaskCall("learning.tasks.distill_model_task",
+                              lambda j: (j.params["version_id"], j.pk)),
     JobKind.SCORE: TaskCall("learning.tasks.score_project_task",
                             lambda j: (j.project_id, j.params["version_id"], j.pk)),
     JobKind.ANALYZE: TaskCall("learning.tasks.analyze_video_task", lambda j: (j.pk,)),
+    JobKind.CALIBRATE: TaskCall("cameras.tasks.calibrate_rig_task",
+                                lambda j: (j.params["calibration_id"], j.pk)),
+    JobKind.TRIANGULATE: TaskCall("cameras.tasks.triangulate_session_task",
+                                  lambda j: (j.params["triangulation_id"], j.pk)),
 }
 
 

@@ -9,8 +9,11 @@ from django.db import models
 class JobKind(models.TextChoices):
     EXTRACT_FRAMES = "extract_frames", "Frame extraction"
     TRAIN = "train", "Training"
+    DISTILL = "distill", "Fast model (distillation)"
     SCORE = "score", "Uncertainty scoring"
     ANALYZE = "analyze", "Video analysis"
+    CALIBRATE = "calibrate", "Camera calibration"
+    TRIANGULATE = "triangulate", "3D triangulation"
     EXPORT = "export", "Export"
     IMPORT = "import", "Import"
 

@@ -33,6 +33,7 @@ project_routes = [
     path("dashboard/", dashboards_api.DashboardApi.as_view(), name="dashboard"),
     path("", include("annotation.api_urls")),
     path("", include("learning.api_urls")),
+    path("", include("cameras.api_urls")),
 ]
 
 urlpatterns = [

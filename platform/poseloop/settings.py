@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "dashboards",
     "annotation",
     "learning",
+    "cameras",
 ]
 
 MIDDLEWARE = [
@@ -263,6 +264,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The project's backbone choices and a fast model's (every engine backbone) differ.
+    "ENUM_NAME_OVERRIDES": {"StudentBackboneEnum": "learning.engine.config.BACKBONES"},
 }
 
 # Soft-deleted projects and videos can be restored for this long, then `purge_deleted` removes them.
@@ -300,6 +303,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 # Task names are matched as globs: any app's `train_*` task goes to `training`.
 CELERY_TASK_ROUTES = {
     "learning.*train_*": {"queue": "training"},
+    "learning.*distill_*": {"queue": "training"},
     "learning.*analyze_*": {"queue": "inference"},
     "learning.*score_*": {"queue": "inference"},
 }

@@ -11,6 +11,7 @@ urlpatterns = [
     path("projects/<int:project_id>/", include("annotation.urls")),
     path("projects/<int:project_id>/", include("learning.urls")),
     path("projects/<int:project_id>/", include("dashboards.urls")),
+    path("projects/<int:project_id>/", include("cameras.urls")),
     path("api/", include(("poseloop.api_urls", "api"), namespace="api")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
