@@ -54,7 +54,7 @@ def _read_slp(path: Path) -> ViewPoses:
         raise FormatError(f"expected one skeleton, found {len(labels.skeletons)}", path)
     if len(labels.videos) > 1:
         raise FormatError(f"expected the poses of one video, found {len(labels.videos)}", path)
-    names = list(labels.skeletons[0].node_names)
+    names = [str(node.name) for node in labels.skeletons[0].nodes]
     frames = [lf.frame_idx for lf in labels.labeled_frames]
     n = max(frames, default=-1) + 1
     points = np.full((n, len(names), 2), np.nan)
