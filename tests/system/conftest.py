@@ -73,6 +73,22 @@ def live(tmp_path_factory) -> Iterator[Live]:
             stack.stop()
 
 
+def log_in(browser, live: Live, username: str, password: str, next_url: str):
+    """A new browser context logged in through the login form, on `next_url`; returns
+    (context, page, page errors seen)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 860})
+    context.set_default_timeout(30000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{live.url}accounts/login/?next={next_url}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live.url}{next_url.lstrip('/')}")
+    return context, page, errors
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield

@@ -16,6 +16,7 @@ import pytest
 
 from poseloop.loop_client import Client, sign_up, wait_for
 from tests.system.conftest import PI_PASSWORD
+from tests.system.conftest import log_in as _log_in
 from videos.synthetic import BODYPARTS, LEFT_RIGHT, SKELETON, generate_video, render_frame
 
 pytestmark = [pytest.mark.system]
@@ -101,20 +102,6 @@ def test_scoring_refills_the_queue_with_model_chosen_frames(live):
     chosen = [e for e in entries if e["model_version"] == live.state["version"]]
     assert chosen, entries
     assert all(e["reason"] and e["components"] for e in chosen), chosen
-
-
-def _log_in(browser, live, username: str, password: str, next_url: str):
-    context = browser.new_context(viewport={"width": 1400, "height": 860})
-    context.set_default_timeout(30000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(f"{live.url}accounts/login/?next={next_url}")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{live.url}{next_url.lstrip('/')}")
-    return context, page, errors
 
 
 def test_labeling_page_shows_the_model_suggestions_and_accept_places_them(live, browser):
