@@ -18,11 +18,13 @@ from learning.errors import Conflict
 from learning.models import CurrentModel, ModelVersion
 from learning.serializers import (
     CurrentModelSerializer,
+    DistillRequestSerializer,
     ModelVersionSerializer,
     PredictionSerializer,
     TrainRequestSerializer,
     TrainStartedSerializer,
 )
+from learning.training import distill as distillation
 from learning.training import registry
 from learning.training import runs as training
 from videos.models import Frame
@@ -99,6 +101,29 @@ class TrainApi(ProjectScopedMixin, APIView):
         try:
             version = training.start_training(self.get_project(), user=request.user,
                                               minutes=data.validated_data.get("minutes"))
+        except Conflict as exc:
+            return conflict(exc)
+        version.refresh_from_db()
+        body = {"version": ModelVersionSerializer(version).data,
+                "job": JobSerializer(version.job).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class DistillApi(_VersionMixin, APIView):
+    """Make a fast model of this version (PI): 202 with the new student version and its job;
+    409 while a training runs or when the version is not ready."""
+
+    write_roles = PI_ONLY
+
+    @extend_schema(request=DistillRequestSerializer,
+                   responses={202: TrainStartedSerializer, 400: None, 409: CONFLICT})
+    def post(self, request: Request, project_id: int, version_id: int) -> Response:
+        data = DistillRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            version = distillation.start_distillation(
+                self.get_version(version_id), user=request.user,
+                minutes=data.validated_data.get("minutes"), options=data.options())
         except Conflict as exc:
             return conflict(exc)
         version.refresh_from_db()

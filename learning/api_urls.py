@@ -10,6 +10,7 @@ urlpatterns = [
     path("models/train/", api.TrainApi.as_view(), name="model-train"),
     path("models/<int:version_id>/", api.ModelDetailApi.as_view(), name="model"),
     path("models/<int:version_id>/cancel/", api.CancelApi.as_view(), name="model-cancel"),
+    path("models/<int:version_id>/distill/", api.DistillApi.as_view(), name="model-distill"),
     path("models/<int:version_id>/activate/", api.ActivateApi.as_view(), name="model-activate"),
     path("models/<int:version_id>/images/<int:n>/", api.EvalImageApi.as_view(),
          name="model-image"),

@@ -23,6 +23,11 @@ class VersionStatus(models.TextChoices):
     CANCELLED = "cancelled", "Cancelled"
 
 
+class VersionKind(models.TextChoices):
+    STANDARD = "standard", "Standard"
+    STUDENT = "student", "Fast (distilled)"
+
+
 # A project has at most one version in these states (the `one_active_training` index).
 ACTIVE_STATUSES = (VersionStatus.QUEUED, VersionStatus.TRAINING, VersionStatus.EVALUATING)
 
@@ -53,6 +58,12 @@ class VersionMetrics(TypedDict, total=False):
     n_labeled_points: int
     pcutoff: float
     current_test_rmse_px: float | None
+    # Students (kind "student"): the teacher's error on the same test frames, the work per
+    # frame of both networks, and how the teacher's pseudo-labels went.
+    teacher_test_rmse_px: float | None
+    gflop_per_frame: float
+    teacher_gflop_per_frame: float
+    distill: dict[str, Any]
     epochs: int
     stopped_by: str
     # One row per test frame, worst first in the eval images: frame_id, rmse_px,
@@ -74,6 +85,14 @@ class ModelVersion(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children",
         help_text="The model this one was warm-started from.",
+    )
+    kind = models.CharField(
+        max_length=10, choices=VersionKind.choices, default=VersionKind.STANDARD,
+        help_text="student: a small network distilled from `teacher` for fast analysis.",
+    )
+    teacher = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="students",
+        help_text="The model whose predictions this student learned from.",
     )
     status = models.CharField(
         max_length=12, choices=VersionStatus.choices, default=VersionStatus.QUEUED
@@ -123,6 +142,10 @@ class ModelVersion(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def is_student(self) -> bool:
+        return self.kind == VersionKind.STUDENT
 
     @property
     def n_labeled_frames(self) -> int:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rest_framework import serializers
 
 from jobs.serializers import JobSerializer
+from learning.engine.config import BACKBONES
+from learning.engine.distill import WEIGHTINGS
 from learning.models import ModelVersion
 
 
@@ -16,7 +20,8 @@ class ModelVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "iteration", "parent", "status", "message", "trigger", "is_current",
+            "id", "iteration", "parent", "kind", "teacher", "status", "message", "trigger",
+            "is_current",
             "n_labeled_frames", "metrics", "model_config", "train_config", "training_seconds",
             "device", "images_per_s", "data_share", "budget_minutes", "job", "n_images",
             "created_by", "created_at", "started_at", "finished_at",
@@ -42,6 +47,28 @@ class CurrentModelSerializer(serializers.Serializer):
 
 class TrainRequestSerializer(serializers.Serializer):
     minutes = serializers.FloatField(required=False, min_value=0.01, max_value=24 * 60)
+
+
+class DistillRequestSerializer(serializers.Serializer):
+    """A fast model of this version: the student's network and how it learns (defaults in
+    `engine.distill.DistillConfig`)."""
+
+    minutes = serializers.FloatField(required=False, min_value=0.01, max_value=24 * 60,
+                                     help_text="Student training budget (default: the "
+                                               "project's training budget).")
+    backbone = serializers.ChoiceField(choices=BACKBONES, required=False)
+    head_channels = serializers.IntegerField(required=False, min_value=8, max_value=512)
+    input_scale = serializers.FloatField(required=False, min_value=0.1, max_value=2.0,
+                                         help_text="Default: the teacher's.")
+    frames = serializers.IntegerField(required=False, min_value=1, max_value=100_000,
+                                      help_text="Unlabeled video frames the teacher labels.")
+    min_confidence = serializers.FloatField(required=False, min_value=0.0, max_value=0.99)
+    weighting = serializers.ChoiceField(choices=WEIGHTINGS, required=False)
+    human_repeat = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+    def options(self) -> dict[str, Any]:
+        """The DistillConfig keys given (validated data without `minutes`)."""
+        return {k: v for k, v in self.validated_data.items() if k != "minutes"}
 
 
 class TrainStartedSerializer(serializers.Serializer):

@@ -3,8 +3,8 @@
 The worker imports each app's `tasks` module only (`app.autodiscover_tasks()`), so every task
 of the app lives here; `tests/system/test_worker_registry.py` compares the names a real worker
 lists at start-up with every task the source defines. Routing is by name
-(settings.CELERY_TASK_ROUTES): `train_*` go to the training queue, `score_*` and `analyze_*`
-to the inference queue.
+(settings.CELERY_TASK_ROUTES): `train_*` and `distill_*` go to the training queue, `score_*`
+and `analyze_*` to the inference queue.
 
 Video analysis is a chord of chunk tasks, then a merge. A chord needs a result backend;
 without one (`CELERY_RESULT_BACKEND` unset) the first task runs every chunk itself, in order.
@@ -27,6 +27,18 @@ def train_model_task(version_id: int, job_id: int) -> None:
     try:
         with running(job_id) as job:
             job.result = job_result(train_project(version_id, job_id=job_id))
+    except JobCancelled:
+        return
+
+
+@shared_task(acks_late=True)
+def distill_model_task(version_id: int, job_id: int) -> None:
+    """Distil a queued student version from its teacher (a "fast model"), then evaluate it."""
+    from learning.training.distill import distill_project, job_result
+
+    try:
+        with running(job_id) as job:
+            job.result = job_result(distill_project(version_id, job_id=job_id))
     except JobCancelled:
         return
 

@@ -11,6 +11,7 @@ urlpatterns = [
     path("models/train/", views.train_action, name="train"),
     path("models/<int:version_id>/", views.version_page, name="version"),
     path("models/<int:version_id>/cancel/", views.cancel_action, name="cancel"),
+    path("models/<int:version_id>/distill/", views.distill_action, name="distill"),
     path("models/<int:version_id>/activate/", views.activate_action, name="activate"),
     path("analysis/", views_analysis.analysis_page, name="analysis"),
     path("analysis/videos/<int:video_id>/", views_analysis.analyze_action, name="analyze"),

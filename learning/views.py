@@ -13,6 +13,7 @@ from accounts.access import PI_ONLY, REVIEWERS, get_project_for
 from accounts.models import Role
 from learning.errors import Conflict
 from learning.models import ModelVersion
+from learning.training import distill as distillation
 from learning.training import registry
 from learning.training import runs as training
 
@@ -26,7 +27,8 @@ def _compared(request: HttpRequest, versions: list[ModelVersion]) -> list[ModelV
 def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id, REVIEWERS)
     training.reap_stale(project.pk)
-    versions = list(ModelVersion.objects.filter(project=project).order_by("-iteration"))
+    versions = list(ModelVersion.objects.filter(project=project).select_related("teacher")
+                    .order_by("-iteration"))
     current = registry.current_version(project)
     compared = _compared(request, versions)
     parts = project.bodypart_names()
@@ -40,6 +42,10 @@ def models_page(request: HttpRequest, project_id: int) -> HttpResponse:
         "is_pi": project.current_role == Role.PI,
         "compared": compared,
         "part_rows": rows,
+        "analysis_default": distillation.analysis_default(project),
+        "students": [v for v in versions if v.is_student],
+        "fast_ok": [v for v in versions if v.is_student
+                    and distillation.within_tolerance(v, project)],
     })
 
 
@@ -50,6 +56,9 @@ def version_page(request: HttpRequest, project_id: int, version_id: int) -> Http
     return render(request, "learning/version.html", {
         "project": project, "version": version,
         "is_current": registry.current_version(project) == version,
+        "is_pi": project.current_role == Role.PI,
+        "students": version.students.order_by("-iteration"),
+        "analysis_default": distillation.analysis_default(project),
         "images": range(len(version.eval_images)),
         "parts": version.metrics.get("per_bodypart_test_rmse_px", {}).items(),
     })
@@ -68,6 +77,25 @@ def train_action(request: HttpRequest, project_id: int) -> HttpResponse:
         messages.error(request, exc.detail if isinstance(exc, Conflict) else " ".join(exc.messages))
     else:
         messages.success(request, f"Training of model {version.iteration} queued.")
+    return redirect("learning:models", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def distill_action(request: HttpRequest, project_id: int, version_id: int) -> HttpResponse:
+    """"Make a fast model" of a ready version (PI): a student distilled from it."""
+    project = get_project_for(request.user, project_id, PI_ONLY)
+    teacher = get_object_or_404(ModelVersion, pk=version_id, project=project)
+    try:
+        minutes = float(request.POST["minutes"]) if request.POST.get("minutes") else None
+        version = distillation.start_distillation(teacher, user=request.user, minutes=minutes)
+    except ValueError:
+        messages.error(request, "Minutes must be a number.")
+    except (ValidationError, Conflict) as exc:
+        messages.error(request, exc.detail if isinstance(exc, Conflict) else " ".join(exc.messages))
+    else:
+        messages.success(request, f"Fast model {version.iteration} (a student of model "
+                                  f"{teacher.iteration}) queued.")
     return redirect("learning:models", project_id=project.pk)
 
 

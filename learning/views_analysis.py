@@ -20,6 +20,7 @@ from learning.analysis import videos as analysis
 from learning.exchange.exporting import DEFAULT_SCORER, FORMATS, export_dataset
 from learning.models import ModelVersion, VersionStatus
 from learning.training import registry
+from learning.training.distill import analysis_default
 from videos.models import Video
 
 ANALYSES_SHOWN = 3
@@ -60,6 +61,7 @@ def analysis_page(request: HttpRequest, project_id: int) -> HttpResponse:
             project=project, status=VersionStatus.READY).exclude(checkpoint="")
         .order_by("-iteration"),
         "current": registry.current_version(project),
+        "default": analysis_default(project),
         "formats": FORMATS,
         "default_scorer": DEFAULT_SCORER,
         "exports": _dataset_exports(project.pk),

@@ -63,7 +63,8 @@ from learning.formats.pose_table import (
     write_pose_table,
 )
 from learning.models import ModelVersion, VersionStatus
-from learning.training.registry import current_version, loaded_model
+from learning.training.distill import analysis_default
+from learning.training.registry import loaded_model
 from projects.models import Project
 from videos.files import local_video_path
 from videos.models import Video
@@ -167,9 +168,11 @@ def plan_chunks(frame_count: int, chunk_frames: int, batch_size: int) -> list[tu
 
 
 def resolve_version(project: Project, version_id: int | None) -> ModelVersion:
-    """The given ready version of the project, or its current one; ValidationError otherwise."""
+    """The given ready version of the project, or its default for analysis (the current
+    model, or its fast student within the project's tolerance: `distill.analysis_default`);
+    ValidationError otherwise."""
     if version_id is None:
-        version = current_version(project)
+        version = analysis_default(project)
         if version is None:
             raise ValidationError({"version": "The project has no current model; train one."})
     else:
@@ -329,7 +332,8 @@ def make_runner(version: ModelVersion, *, int8_video: str | None = None
 def _build_runner(version: ModelVersion, int8_video: str | None) -> tuple[Runner, Any]:
     model, cfg = loaded_model(version)
     if torch.cuda.is_available():
-        return TorchRunner(model, channels_last=True, device="cuda"), cfg
+        # Mixed precision on the backbone only: the head, which places the peaks, stays fp32.
+        return TorchRunner(model, channels_last=True, bf16="backbone", device="cuda"), cfg
     threads = torch.get_num_threads()
     try:
         with tempfile.TemporaryDirectory(prefix="poseloop-onnx-") as tmp:

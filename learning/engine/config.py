@@ -10,7 +10,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-BACKBONES: tuple[str, ...] = ("resnet18", "resnet50", "mobilenet_v3_large", "efficientnet_b0")
+BACKBONES: tuple[str, ...] = (
+    "resnet18", "resnet50", "mobilenet_v3_large", "mobilenet_v3_small", "mobilenet_v2",
+    "efficientnet_b0",
+)
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 SELECT_BY: tuple[str, ...] = ("val_rmse", "val_loss")
 
@@ -142,6 +145,8 @@ class TrainConfig:
     `ema_decay` > 0 validates and keeps an exponential moving average of the weights (and
     batch-norm statistics) instead of the raw weights; the decay ramps up as
     min(ema_decay, (1 + step) / (10 + step)) so the average does not drag early epochs.
+    `mixed_precision` runs forward passes under bf16 `torch.autocast` on CUDA (the loss is taken
+    in float32); it changes nothing on the CPU.
     """
 
     max_epochs: int = 1000
@@ -160,6 +165,7 @@ class TrainConfig:
     locref_loss_weight: float = 0.05
     select_by: str = "val_rmse"
     ema_decay: float = 0.99
+    mixed_precision: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:

@@ -33,11 +33,14 @@ class PoseSample:
 
     keypoints: float32 (K, 2) x, y in original-image pixels, NaN where not present.
     visibility: int8 (K,): 0 not present, 1 occluded but estimated, 2 visible.
+    weights: float32 (K,) loss weight of each present point (None: 1); a teacher's
+    pseudo-labels carry its confidence here (`engine.distill`).
     """
 
     image_path: str
     keypoints: np.ndarray
     visibility: np.ndarray
+    weights: np.ndarray | None = None
 
     @classmethod
     def from_keypoints(cls, image_path: str, keypoints: np.ndarray) -> PoseSample:
@@ -134,8 +137,9 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
     """Resized (and, if `augment` is given, augmented) samples padded to one fixed size.
 
     Each item: image uint8 (3, H, W); keypoints float32 (K, 2) in network-input pixels (0 where
-    absent); weights float32 (K,) = 1 for labeled points inside the image (occluded included),
-    0 for not-present ones; scale_xy float32 (2,); index int64 ().
+    absent); weights float32 (K,) = 1 for labeled points inside the image (occluded included;
+    the sample's own weight where it has one), 0 for not-present ones; scale_xy float32 (2,);
+    index int64 ().
     """
 
     def __init__(
@@ -171,7 +175,10 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
         present = sample.present
         kp = np.where(present[:, None], to_network_coords(sample.keypoints, scale_xy), 0.0)
         keypoints = torch.from_numpy(kp.astype(np.float32))
-        weights = torch.from_numpy(present.astype(np.float32))
+        point_weights = present.astype(np.float32)
+        if sample.weights is not None:
+            point_weights = point_weights * sample.weights.astype(np.float32)
+        weights = torch.from_numpy(point_weights)
         if self.augment is not None:
             image, keypoints, weights = self._augmented_crop(image_np, keypoints, weights)
         else:

@@ -23,6 +23,8 @@ _WEIGHTS: dict[str, Callable[[], torchvision.models.WeightsEnum]] = {
     "resnet18": lambda: torchvision.models.ResNet18_Weights.IMAGENET1K_V1,
     "resnet50": lambda: torchvision.models.ResNet50_Weights.IMAGENET1K_V2,
     "mobilenet_v3_large": lambda: torchvision.models.MobileNet_V3_Large_Weights.IMAGENET1K_V2,
+    "mobilenet_v3_small": lambda: torchvision.models.MobileNet_V3_Small_Weights.IMAGENET1K_V1,
+    "mobilenet_v2": lambda: torchvision.models.MobileNet_V2_Weights.IMAGENET1K_V2,
     "efficientnet_b0": lambda: torchvision.models.EfficientNet_B0_Weights.IMAGENET1K_V1,
 }
 

@@ -38,12 +38,15 @@ def predict_batch(
     """Predict one batch of uint8 RGB images (H_i, W_i, 3), sizes may differ.
 
     Returns poses float32 (N, K, 3) (x, y in original pixels, likelihood) and heatmaps
-    float32 (N, K, h, w) (probabilities, padded to the batch's largest image).
+    float32 (N, K, h, w) (probabilities, padded to the batch's largest image). On CUDA the
+    network runs under float16 autocast.
     """
     resized = [resize_for_network(np.asarray(im), cfg.input_scale) for im in images]
     batch = torch.from_numpy(pad_to_multiple([image for image, _ in resized]))
-    x = batch.permute(0, 3, 1, 2).contiguous().to(device).float().div_(255)
-    heat_logits, locref = model(x)
+    x = batch.permute(0, 3, 1, 2).contiguous().to(device, non_blocking=True).float().div_(255)
+    # Half precision on CUDA (scoring and evaluation batches); decoding stays float32.
+    with torch.autocast(device.type, dtype=torch.float16, enabled=device.type == "cuda"):
+        heat_logits, locref = model(x)
     heatmaps = torch.sigmoid(heat_logits.float())
     xy, likelihood = decode(cfg, heatmaps, None if locref is None else locref.float(), refine)
     scales = np.stack([s for _, s in resized])[:, None, :]  # (N, 1, 2)

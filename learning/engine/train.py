@@ -78,6 +78,13 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def autocast(device: torch.device, train_cfg: TrainConfig) -> torch.autocast:
+    """bf16 mixed precision on CUDA when `train_cfg.mixed_precision` (bf16 needs no loss
+    scaling); a no-op context on the CPU."""
+    enabled = device.type == "cuda" and train_cfg.mixed_precision
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+
+
 def split_samples(
     samples: Sequence[PoseSample], val_fraction: float, seed: int
 ) -> tuple[list[PoseSample], list[PoseSample]]:
@@ -183,7 +190,8 @@ def _train_epoch(
         run_progress = max(counters.step / total_steps, (compute_start - counters.start) / budget_s)
         for group in optimizer.param_groups:
             group["lr"] = train_cfg.lr * lr_factor(run_progress, train_cfg.warmup_frac)
-        heat_logits, locref = model(images)
+        with autocast(device, train_cfg):
+            heat_logits, locref = model(images)
         loss, _ = pose_loss(
             heat_logits, locref, targets, train_cfg.locref_loss_weight
         )
@@ -387,7 +395,10 @@ def _validate(
     loader = DataLoader(dataset, batch_size=train_cfg.batch_size, shuffle=False)
     for batch in loader:
         images = batch["image"].to(device).float().div_(255).contiguous(memory_format=memory_format)
-        heat_logits, locref = model(images)
+        with autocast(device, train_cfg):
+            heat_logits, locref = model(images)
+        heat_logits = heat_logits.float()
+        locref = None if locref is None else locref.float()
         keypoints, weights = batch["keypoints"].to(device), batch["weights"].to(device)
         targets = make_targets(
             keypoints, weights, tuple(heat_logits.shape[-2:]), model_cfg.heatmap_stride,

@@ -76,7 +76,12 @@ from learning.training.datasets import (
     local_image_path,
     samples_for_frames,
 )
-from learning.training.registry import current_version, loaded_model, previous_current
+from learning.training.registry import (
+    current_version,
+    for_inference,
+    loaded_model,
+    previous_current,
+)
 from projects.models import Project, SelectionStrategy
 from videos.files import local_video_path
 from videos.models import Frame, FrameOrigin, Video
@@ -348,7 +353,9 @@ def _load_previous(version: ModelVersion, cfg: ModelConfig) -> tuple[PoseNet, Mo
         model, prev_cfg = loaded_model(previous)
     except (OSError, RuntimeError, ValueError, KeyError):
         return None
-    return (model, prev_cfg) if prev_cfg.num_keypoints == cfg.num_keypoints else None
+    if prev_cfg.num_keypoints != cfg.num_keypoints:
+        return None
+    return for_inference(model), prev_cfg
 
 
 def _skip(version_id: int, strategy: str, why: str, start: float) -> ScoreSummary:
@@ -395,6 +402,7 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
     model, cfg = loaded_model(version)
     if cfg.num_keypoints != project.bodyparts.count():
         return _skip(version_id, strategy, "the skeleton changed since training", start)
+    model = for_inference(model)  # CUDA when present
     live, stale, ever_queued = queue_state(project_id, MODEL_REASONS, version_id)
     # At most one selection batch per model, and never past the queue size.
     needed = min(project.selection_batch_size, max(0, project.queue_size - live))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 import threading
 from collections import OrderedDict
 from typing import TypedDict
 
+import torch
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -103,6 +105,15 @@ def loaded_model(version: ModelVersion) -> tuple[PoseNet, ModelConfig]:
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
     return model, cfg
+
+
+def for_inference(model: PoseNet) -> PoseNet:
+    """The model on CUDA when there is a GPU (a copy: the cached CPU model stays where other
+    callers expect it), else the model itself. Batches then run under float16 autocast
+    (`engine.predict.predict_batch`)."""
+    if not torch.cuda.is_available():
+        return model
+    return copy.deepcopy(model).to("cuda").eval()
 
 
 def clear_cache() -> None:

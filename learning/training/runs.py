@@ -80,6 +80,17 @@ def torch_device() -> str:
     return "cuda" if name.startswith("cuda") else name
 
 
+def data_workers() -> int:
+    """DataLoader worker processes: on CUDA the augmentation runs beside the GPU (up to 4
+    processes); on the CPU it stays in the training process (workers would only compete with
+    the network for the same cores)."""
+    import torch
+
+    device = torch_device()
+    cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return min(4, os.cpu_count() or 1) if cuda else 0
+
+
 def model_config_for(project: Project, num_keypoints: int,
                      overrides: dict[str, Any] | None = None,
                      train_samples: Sequence[PoseSample] = ()) -> ModelConfig:
@@ -101,6 +112,7 @@ def train_config_for(minutes: float, n_train: int, flip_pairs: tuple[tuple[int, 
     steps_per_epoch = max(1, n_train // base.batch_size)
     values: dict[str, Any] = {
         "max_minutes": minutes, "device": torch_device(), "val_fraction": 0.1,
+        "num_workers": data_workers(),
         "patience": max(10, math.ceil(PATIENCE_STEPS / steps_per_epoch)),
         "augment": AugmentConfig(flip_pairs=flip_pairs).to_dict(),
     }
@@ -219,12 +231,16 @@ def cancel_training(version: ModelVersion) -> ModelVersion:
 
 # --- the run --------------------------------------------------------------------------------
 
-class _Monitor:
-    """Progress reports per epoch (job row), heartbeat and cancel checks every HEARTBEAT_S."""
+class Monitor:
+    """Progress reports per epoch (job row), heartbeat and cancel checks every HEARTBEAT_S.
 
-    def __init__(self, job_id: int | None, train_cfg: TrainConfig) -> None:
+    Training fills the job's bar from `start` to `start + share`."""
+
+    def __init__(self, job_id: int | None, train_cfg: TrainConfig, start: float = 0.0,
+                 share: float = TRAIN_SHARE) -> None:
         self.job_id = job_id
         self.cfg = train_cfg
+        self.start, self.share = start, share
         self.last_check = time.monotonic()
 
     def progress(self, p: TrainProgress) -> None:
@@ -232,7 +248,7 @@ class _Monitor:
             return
         fraction = max(p.epoch / p.max_epochs, p.elapsed_s / (self.cfg.max_minutes * 60))
         val = f", val {p.val_loss:.4f}" if p.val_loss is not None else ""
-        report(self.job_id, TRAIN_SHARE * min(1.0, fraction),
+        report(self.job_id, self.start + self.share * min(1.0, fraction),
                f"Epoch {p.epoch}: loss {p.train_loss:.4f}{val}; ETA {p.eta_s:.0f} s")
 
     def should_stop(self) -> bool:
@@ -264,7 +280,7 @@ def fit(data: ProjectDataset, model_cfg: ModelConfig, train_cfg: TrainConfig, *,
     """
     if not data.train:
         raise ValidationError("No training frames: every labeled frame is in the test split.")
-    monitor = _Monitor(job_id, train_cfg)
+    monitor = Monitor(job_id, train_cfg)
 
     def progress(p: TrainProgress) -> None:
         if on_epoch is not None:
@@ -280,7 +296,13 @@ def fit(data: ProjectDataset, model_cfg: ModelConfig, train_cfg: TrainConfig, *,
 
 
 def train_project(version_id: int, *, job_id: int | None = None) -> ModelVersion:
-    """Train, evaluate and maybe promote a queued version (run by the training worker).
+    """Train, evaluate and maybe promote a queued version (run by the training worker)."""
+    return run_claimed(version_id, job_id, _train_and_evaluate)
+
+
+def run_claimed(version_id: int, job_id: int | None,
+                work: Callable[[ModelVersion, int | None], ModelVersion]) -> ModelVersion:
+    """Claim a queued version and run `work` on it (training or distillation).
 
     Claims the version with a conditional UPDATE (queued → training); a version that is no
     longer queued raises JobCancelled. Cancellation (the job's flag) ends as `cancelled`
@@ -294,7 +316,7 @@ def train_project(version_id: int, *, job_id: int | None = None) -> ModelVersion
     try:
         if job_id is not None and cancel_requested(job_id):
             raise JobCancelled("cancelled before start")
-        return _train_and_evaluate(version, job_id)
+        return work(version, job_id)
     except (JobCancelled, TrainingCancelled) as exc:
         _end(version, VersionStatus.CANCELLED, "Cancelled")
         raise JobCancelled(str(exc)) from exc
@@ -332,32 +354,42 @@ def _train_and_evaluate(version: ModelVersion, job_id: int | None) -> ModelVersi
                 out.write(src.read())
         result = fit(data, model_cfg, train_cfg, init_checkpoint=init, job_id=job_id,
                      checkpoint_path=ckpt)
-        if job_id is not None:
-            report(job_id, TRAIN_SHARE, "Evaluating")
-        ModelVersion.objects.filter(pk=version.pk, status=VersionStatus.TRAINING).update(
-            status=VersionStatus.EVALUATING)
-        metrics, test_pred = evaluate_model(result.model, model_cfg, data.train, data.test,
-                                            data.keypoint_names)
-        metrics.update(epochs=result.epochs, stopped_by=result.stopped_by,
-                       n_labels=len(data.snapshot["labels"]),
-                       current_test_rmse_px=_current_rmse(project, data))
-        # The comparison images show the worst test frames first.
-        per_frame, worst = per_frame_results(data.test, test_pred, data.test_frame_ids)
-        metrics["per_frame_test"] = per_frame
-        shown = [data.test[i] for i in worst]
-        pngs = evaluation_pngs(shown, test_pred[worst] if worst else None,
-                               data.keypoint_names, N_IMAGES)
-        with open(ckpt, "rb") as fh:
-            version.checkpoint.save("model.pt", File(fh), save=False)
-    images = [default_storage.save(f"projects/{project.pk}/models/{version.pk}/eval_{i}.png",
-                                   ContentFile(png)) for i, png in enumerate(pngs)]
+        metrics = evaluate_and_store(version, result, model_cfg, data, ckpt, job_id)
+    metrics["current_test_rmse_px"] = _current_rmse(project, data)
+    promote_if_better(version.pk, metrics)
+    version.refresh_from_db()
+    return version
+
+
+def evaluate_and_store(version: ModelVersion, result: TrainResult, model_cfg: ModelConfig,
+                       data: ProjectDataset, ckpt: str, job_id: int | None) -> VersionMetrics:
+    """Evaluate a trained version on the project's split (status → evaluating), store its
+    checkpoint file, evaluation images and training figures; returns the metrics (not yet
+    stored: promotion stores them with the ready status)."""
+    if job_id is not None:
+        report(job_id, TRAIN_SHARE, "Evaluating")
+    ModelVersion.objects.filter(pk=version.pk, status=VersionStatus.TRAINING).update(
+        status=VersionStatus.EVALUATING)
+    metrics, test_pred = evaluate_model(result.model, model_cfg, data.train, data.test,
+                                        data.keypoint_names)
+    metrics.update(epochs=result.epochs, stopped_by=result.stopped_by,
+                   n_labels=len(data.snapshot["labels"]))
+    # The comparison images show the worst test frames first.
+    per_frame, worst = per_frame_results(data.test, test_pred, data.test_frame_ids)
+    metrics["per_frame_test"] = per_frame
+    shown = [data.test[i] for i in worst]
+    pngs = evaluation_pngs(shown, test_pred[worst] if worst else None,
+                           data.keypoint_names, N_IMAGES)
+    with open(ckpt, "rb") as fh:
+        version.checkpoint.save("model.pt", File(fh), save=False)
+    images = [default_storage.save(
+        f"projects/{version.project_id}/models/{version.pk}/eval_{i}.png", ContentFile(png))
+        for i, png in enumerate(pngs)]
     ModelVersion.objects.filter(pk=version.pk).update(
         checkpoint=version.checkpoint.name, eval_images=images, history=result.history,
         training_seconds=result.seconds, device=result.device,
         images_per_s=result.images_per_s, data_share=result.data_share)
-    promote_if_better(version.pk, metrics)
-    version.refresh_from_db()
-    return version
+    return metrics
 
 
 def job_result(version: ModelVersion) -> dict[str, Any]:

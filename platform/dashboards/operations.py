@@ -112,11 +112,13 @@ def _job_row(job: Job, check: StuckCheck) -> JobRow:
 
 
 def jobs(project: Project, now: datetime) -> list[JobRow]:
-    """Queued and running jobs, then training/scoring/analysis failures of the last week."""
+    """Queued and running jobs, then training/distillation/scoring/analysis failures of the
+    last week."""
     jobs_ = Job.objects.filter(project=project)
     active = list(jobs_.filter(status__in=ACTIVE_STATUSES).order_by("created_at"))
     failed = list(jobs_.filter(status=JobStatus.FAILED, created_at__gte=now - FAILED_WITHIN,
-                               kind__in=[JobKind.TRAIN, JobKind.SCORE, JobKind.ANALYZE])
+                               kind__in=[JobKind.TRAIN, JobKind.DISTILL, JobKind.SCORE,
+                                         JobKind.ANALYZE])
                   .order_by("-created_at")[:FAILED_JOBS_SHOWN])
     check = StuckCheck(now)
     return [_job_row(j, check) for j in active + failed]

@@ -265,7 +265,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     # The project's backbone choices and a fast model's (every engine backbone) differ.
-    "ENUM_NAME_OVERRIDES": {"StudentBackboneEnum": "learning.engine.config.BACKBONES"},
+    "ENUM_NAME_OVERRIDES": {"ProjectBackboneEnum": "projects.models.Backbone",
+                            "StudentBackboneEnum": "learning.engine.config.BACKBONES"},
 }
 
 # Soft-deleted projects and videos can be restored for this long, then `purge_deleted` removes them.
@@ -306,6 +307,7 @@ CELERY_TASK_ROUTES = {
     "learning.*distill_*": {"queue": "training"},
     "learning.*analyze_*": {"queue": "inference"},
     "learning.*score_*": {"queue": "inference"},
+    "cameras.*score_*": {"queue": "inference"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE

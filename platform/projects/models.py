@@ -70,6 +70,12 @@ class Project(models.Model):
     require_improvement = models.BooleanField(
         default=True, help_text="A new model becomes current only if it beats the current one."
     )
+    student_tolerance_px = models.FloatField(
+        default=0.3,
+        validators=[MinValueValidator(0.0), MaxValueValidator(100.0)],
+        help_text="A fast (distilled) model analyses videos by default when its test error is "
+                  "at most this many pixels above its teacher's.",
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

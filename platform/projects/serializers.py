@@ -19,6 +19,7 @@ LOOP_FIELDS = [
     "backbone",
     "input_scale",
     "require_improvement",
+    "student_tolerance_px",
 ]
 
 

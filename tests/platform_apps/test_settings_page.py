@@ -23,7 +23,8 @@ def _settings_post(project, **weights) -> dict:
             "selection_batch_size": project.selection_batch_size,
             "double_label_fraction": project.double_label_fraction,
             "lease_minutes": project.lease_minutes, "backbone": project.backbone,
-            "input_scale": project.input_scale, "require_improvement": "on"}
+            "input_scale": project.input_scale, "require_improvement": "on",
+            "student_tolerance_px": project.student_tolerance_px}
     for name, default in DEFAULT_WEIGHTS.items():
         data[f"weight_{name}"] = weights.get(name, default)
     return data
@@ -99,3 +100,15 @@ def test_bad_skeleton_is_refused_with_a_message_and_changes_nothing(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert skeleton_dict(project) == before
+
+
+def test_the_fast_model_tolerance_is_a_setting(project, pi_client):
+    data = {**_settings_post(project), "student_tolerance_px": "0.75"}
+    assert pi_client.post(_url(project), data).status_code == 302
+    project.refresh_from_db()
+    assert project.student_tolerance_px == 0.75
+    response = pi_client.post(_url(project), {**data, "student_tolerance_px": "-1"})
+    assert response.status_code == 400
+    assert "greater than or equal to 0" in response.content.decode()
+    project.refresh_from_db()
+    assert project.student_tolerance_px == 0.75
