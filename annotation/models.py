@@ -35,6 +35,7 @@ class QueueReason(models.TextChoices):
     MANUAL = "manual", "Added by hand"
     REVIEW = "review", "Sent back by review"
     AGREEMENT = "agreement", "Annotators disagree"
+    VIEWS_3D = "views_3d", "3D views disagree"
 
 
 class EntryStatus(models.TextChoices):

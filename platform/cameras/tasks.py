@@ -33,3 +33,11 @@ def triangulate_session_task(triangulation_id: int, job_id: int) -> None:
             job.result = {"triangulation_id": tri.pk, **tri.summary()}
     except (JobCancelled, ValidationError):
         return
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def score_views_3d_task(project_id: int, version_id: int, job_id: int) -> None:
+    """Queue the session views that disagree in 3D with the current model ("score_3d" job)."""
+    from cameras.selection import run_views_3d_job
+
+    run_views_3d_job(project_id, version_id, job_id)

@@ -48,6 +48,8 @@ DISPATCH: dict[str, TaskCall] = {
                                 lambda j: (j.params["calibration_id"], j.pk)),
     JobKind.TRIANGULATE: TaskCall("cameras.tasks.triangulate_session_task",
                                   lambda j: (j.params["triangulation_id"], j.pk)),
+    JobKind.SCORE_3D: TaskCall("cameras.tasks.score_views_3d_task",
+                               lambda j: (j.project_id, j.params["version_id"], j.pk)),
 }
 
 

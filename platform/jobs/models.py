@@ -14,6 +14,7 @@ class JobKind(models.TextChoices):
     ANALYZE = "analyze", "Video analysis"
     CALIBRATE = "calibrate", "Camera calibration"
     TRIANGULATE = "triangulate", "3D triangulation"
+    SCORE_3D = "score_3d", "3D-consistency scoring"
     EXPORT = "export", "Export"
     IMPORT = "import", "Import"
 
