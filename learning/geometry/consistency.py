@@ -7,8 +7,9 @@ that is wrong by 15 px shows about 15 px; the others, triangulated with the wron
 among them, show much less, and clean frames show the labeling noise (a few pixels).
 Where only two views see a point, both get the two-view reprojection error.
 
-Active learning (issue 18): a frame's score is its worst view's error; the view with that
-error is the one to send to an annotator, with "3D views disagree" as the reason.
+Active learning (issue 18): a frame's score is its worst view's error, by default relative
+to that view's usual disagreement (`view_disagreement`); the view with that error is the one
+to send to an annotator, with "3D views disagree" as the reason.
 """
 
 from __future__ import annotations
@@ -45,17 +46,27 @@ def point_disagreement(cameras: list[Camera], points2d: np.ndarray,
 
 
 def view_disagreement(cameras: list[Camera], points2d: np.ndarray,
-                      scores: np.ndarray | None = None, *, min_score: float = 0.0
+                      scores: np.ndarray | None = None, *, min_score: float = 0.0,
+                      relative: bool = True, floor_px: float = 1.0
                       ) -> tuple[np.ndarray, np.ndarray]:
     """(frame_scores (F,), view_errors (C, F)) for points2d (C, F, K, 2), scores (C, F, K).
 
-    ``view_errors[c, f]``: mean over keypoints of `point_disagreement` (px), NaN where the
-    view has no measurable point; ``frame_scores[f]``: the worst view's error (0 where no
-    view is measurable, so such frames rank last).
+    ``relative`` (default, with 10 or more frames): each point's `point_disagreement` is
+    divided by that view's and keypoint's median over the frames given (at least
+    ``floor_px``), so a view is scored by how much more than usual it disagrees. Views
+    whose labels follow their own convention for a body part (mouse-4cam's back camera puts
+    the trunk and tail 15-35 px from where the others do) then no longer outrank the view that
+    is really wrong in this frame. Otherwise (or ``relative=False``) in pixels.
+    ``view_errors[c, f]``: mean over keypoints, NaN where the view has no measurable point;
+    ``frame_scores[f]``: the worst view's (0 where no view is measurable: such frames rank
+    last). The view to show an annotator is ``argmax`` over views of ``view_errors``.
     """
     per_point = point_disagreement(cameras, points2d, scores, min_score=min_score)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices stay NaN
+        if relative and per_point.shape[1] >= 10:
+            usual = np.nanmedian(per_point, axis=1, keepdims=True)
+            per_point = per_point / np.maximum(np.nan_to_num(usual, nan=floor_px), floor_px)
         view_errors = np.nanmean(per_point, axis=2)
         frame_scores = np.nan_to_num(np.nanmax(view_errors, axis=0), nan=0.0)
     return frame_scores, view_errors

@@ -200,3 +200,18 @@ def _robust(cameras: list[Camera], pts: np.ndarray, weights: np.ndarray, outlier
         idx = np.flatnonzero(todo)[accept]
         x[idx], used[:, idx], worst[idx] = best_x[accept], best_used[:, accept], best[accept]
     return x, used
+
+
+def fill_missing_views(cameras: list[Camera], points2d: np.ndarray,
+                       scores: np.ndarray | None = None, *, min_score: float = 0.0
+                       ) -> np.ndarray:
+    """Label twice, get the rest: (C, F, K, 2) with every missing 2D point that two or more
+    other views see replaced by the reprojection of their 3D point (given points are kept).
+
+    With exactly two views there is nothing to check them against, so a wrong label shows up
+    in the suggestion; with more, `triangulate`'s outlier rule applies.
+    """
+    pts = np.asarray(points2d, dtype=np.float64)
+    tri = triangulate(cameras, pts, scores, min_score=min_score)
+    missing = np.isnan(pts).any(axis=-1, keepdims=True)
+    return np.where(missing, reproject(cameras, tri.points3d), pts)

@@ -33,6 +33,17 @@ def test_corrupted_frames_rank_above_clean_ones(rig, animal) -> None:
         assert (worst[bad] == views[bad]).mean() >= 0.9
 
 
+def test_pixels_or_relative_to_the_usual_disagreement(rig, animal) -> None:
+    pts = render_points(rig, animal, noise_px=1.0, seed=6)
+    pts[0] += np.random.default_rng(0).normal(0, 6.0, pts[0].shape)  # a sloppy camera
+    pts[2, 7] += [25.0, 0.0]  # and one wrong view in frame 7
+    _, pixels = view_disagreement(rig, pts, relative=False)
+    _, relative = view_disagreement(rig, pts)
+    assert np.nanmedian(pixels[0]) > 5 and np.nanmedian(relative[0]) < 1.5
+    assert np.argmax(relative[:, 7]) == 2
+    assert np.argmax(relative[2]) == 7
+
+
 def test_clean_views_disagree_by_the_noise_only(rig, animal) -> None:
     per_point = point_disagreement(rig, render_points(rig, animal, noise_px=1.0, seed=5))
     assert per_point.shape == (4, *animal.shape[:2])

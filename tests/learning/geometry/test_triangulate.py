@@ -90,3 +90,16 @@ def test_bad_shapes_are_refused(rig) -> None:
         triangulate(rig, np.zeros((3, 5, 2, 2)))
     with pytest.raises(ValueError, match="scores must be shaped"):
         triangulate(rig, np.zeros((4, 5, 2, 2)), np.ones((4, 5)))
+
+
+def test_points_labeled_in_two_views_are_filled_in_the_others(rig, animal) -> None:
+    from learning.geometry.triangulate import fill_missing_views
+
+    truth = render_points(rig, animal[:5])
+    labeled = truth.copy()
+    labeled[2:] = np.nan  # only cameras 0 and 1 labeled
+    labeled[1, 0, 0] = np.nan  # frame 0, keypoint 0: one view only, nothing to fill from
+    filled = fill_missing_views(rig, labeled)
+    assert np.array_equal(filled[:2, 1:], truth[:2, 1:])  # given points kept
+    assert np.abs(filled[2:, 1:] - truth[2:, 1:]).max() < 1e-6
+    assert np.isnan(filled[1:, 0, 0]).all()
