@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -36,7 +37,7 @@ from jobs.models import ACTIVE_STATUSES, Job, JobKind
 from jobs.progress import JobCancelled, create_job, report, running
 from learning.engine.predict import predict_images
 from learning.geometry.camera import Camera
-from learning.geometry.consistency import view_disagreement
+from learning.geometry.consistency import point_disagreement, view_disagreement
 from learning.models import CurrentModel, ModelVersion, VersionStatus
 from learning.selection.scoring import materialize, predicted_keypoints, split_budget, video_stream
 from learning.training.registry import current_version, for_inference, loaded_model
@@ -90,8 +91,9 @@ class SessionScores:
     target: CalibratedSession
     frames: np.ndarray  # (F,) session frame indices
     poses: np.ndarray  # (C, F, K, 3)
-    frame_scores: np.ndarray  # (F,) worst view's error, px
-    view_errors: np.ndarray  # (C, F) px, NaN where not measurable
+    frame_scores: np.ndarray  # (F,) worst view's `view_disagreement` (ranks frames)
+    view_scores: np.ndarray  # (C, F) `view_disagreement` per view (ranks views), NaN: none
+    view_px: np.ndarray  # (C, F) mean leave-one-out error in px (thresholds, the queue)
 
 
 def calibrated_sessions(project: Project | int) -> list[CalibratedSession]:
@@ -130,35 +132,41 @@ def score_session(target: CalibratedSession, frames: np.ndarray, predict: Predic
                       for view in target.views]).astype(np.float64)
     if len(frames) == 0:
         empty = np.zeros((len(target.views), 0))
-        return SessionScores(target, frames, poses, np.zeros(0), empty)
-    frame_scores, view_errors = view_disagreement(target.cameras, poses[..., :2],
+        return SessionScores(target, frames, poses, np.zeros(0), empty, empty)
+    frame_scores, view_scores = view_disagreement(target.cameras, poses[..., :2],
                                                   poses[..., 2], min_score=min_score)
-    return SessionScores(target, frames, poses, frame_scores, view_errors)
+    per_point = point_disagreement(target.cameras, poses[..., :2], poses[..., 2],
+                                   min_score=min_score)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # views without points stay NaN
+        view_px = np.nanmean(per_point, axis=2)
+    return SessionScores(target, frames, poses, frame_scores, view_scores, view_px)
 
 
-def pick_frames(frames: np.ndarray, scores: np.ndarray, n: int, min_gap: int,
-                min_score: float = MIN_ERROR_PX) -> list[int]:
-    """Rows of the highest `scores` (at least `min_score`), at most n, no two of them less than
-    `min_gap` session frames apart (consecutive frames show the same thing)."""
+def pick_frames(frames: np.ndarray, scores: np.ndarray, n: int, min_gap: int) -> list[int]:
+    """Rows of the highest finite `scores`, at most n, no two of them less than `min_gap`
+    session frames apart (consecutive frames show the same thing)."""
     picked: list[int] = []
-    for row in np.argsort(-np.nan_to_num(scores, nan=-1.0), kind="stable"):
-        if len(picked) >= n or not scores[row] >= min_score:
+    for row in np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable"):
+        if len(picked) >= n or not np.isfinite(scores[row]):
             break
         if all(abs(int(frames[row]) - int(frames[p])) >= min_gap for p in picked):
             picked.append(int(row))
     return picked
 
 
-def disagreeing_views(errors: np.ndarray, min_error: float = MIN_ERROR_PX,
+def disagreeing_views(scores: np.ndarray, px: np.ndarray, min_error: float = MIN_ERROR_PX,
                       share: float = SECOND_VIEW_SHARE) -> list[int]:
-    """Views (indices into `errors` (C,)) to queue: the worst, and any other at least
-    `min_error` and `share` of the worst, worst first."""
-    finite = np.where(np.isfinite(errors), errors, -1.0)
-    worst = float(finite.max(initial=-1.0))
-    if worst < min_error:
+    """Views to queue at one frame, worst first: the view with the highest score (C,) and any
+    other with at least `share` of it, each only if its pixel error (C,) is `min_error` or
+    more."""
+    finite = np.where(np.isfinite(scores), scores, -np.inf)
+    worst = float(finite.max(initial=-np.inf))
+    if not np.isfinite(worst):
         return []
     order = np.argsort(-finite, kind="stable")
-    return [int(c) for c in order if finite[c] >= max(min_error, share * worst)]
+    return [int(c) for c in order
+            if finite[c] >= share * worst and np.nan_to_num(px[c], nan=0.0) >= min_error]
 
 
 def priority(error_px: float) -> float:
@@ -193,17 +201,17 @@ def choose(scored: list[SessionScores], needed: int, taken: set[tuple[int, int]]
         for row, t in enumerate(result.frames):
             free = [c for c, v in enumerate(result.target.views)
                     if (v.video_id, int(t) + v.offset) not in taken]
-            errors = result.view_errors[:, row]
-            if not set(disagreeing_views(errors)) & set(free):
+            views = disagreeing_views(result.view_scores[:, row], result.view_px[:, row])
+            if not set(views) & set(free):
                 eligible[row] = np.nan
         rows += [(float(result.frame_scores[r]), s, r)
                  for r in pick_frames(result.frames, eligible, needed, gap)]
     chosen: dict[tuple[str, int, int], dict[str, Any]] = {}
-    for score, s, row in sorted(rows, reverse=True)[:needed]:
+    for _, s, row in sorted(rows, reverse=True)[:needed]:
         result = scored[s]
         t = int(result.frames[row])
-        errors = result.view_errors[:, row]
-        for c in disagreeing_views(errors):
+        errors = result.view_px[:, row]
+        for c in disagreeing_views(result.view_scores[:, row], errors):
             view = result.target.views[c]
             key = ("video", view.video_id, t + view.offset)
             if (view.video_id, t + view.offset) in taken:
@@ -212,7 +220,7 @@ def choose(scored: list[SessionScores], needed: int, taken: set[tuple[int, int]]
                 "score": priority(float(errors[c])),
                 "camera": view.camera,
                 "view_error_px": round(float(errors[c]), 2),
-                "frame_error_px": round(score, 2),
+                "disagreement": round(float(result.view_scores[c, row]), 3),
                 "session": result.target.session.name,
                 "session_frame": t,
                 "keypoints": predicted_keypoints(result.poses[c, row]),

@@ -92,12 +92,15 @@ def test_offsets_map_session_frames_to_video_frames(project, calibrated, session
 
 def test_chosen_frames_are_spread_in_time():
     frames = np.arange(10)
-    scores = np.array([1, 30, 29, 28, 2, 3, 20, 4, 5, 6], dtype=float)
-    assert selection.pick_frames(frames, scores, 3, min_gap=3, min_score=2.5) == [1, 6, 9]
-    assert selection.disagreeing_views(np.array([2.0, 30.0, np.nan])) == [1]
-    assert selection.disagreeing_views(np.array([20.0, 30.0, 3.0])) == [1]
-    assert selection.disagreeing_views(np.array([28.0, 30.0, 3.0])) == [1, 0]
-    assert selection.disagreeing_views(np.array([2.0, 3.0, np.nan])) == []
+    scores = np.array([np.nan, 30, 29, 28, 2, 3, 20, 4, np.nan, 6], dtype=float)
+    assert selection.pick_frames(frames, scores, 3, min_gap=3) == [1, 6, 9]
+    px = np.array([20.0, 30.0, 28.0])
+    assert selection.disagreeing_views(np.array([2.0, 30.0, np.nan]), px) == [1]
+    assert selection.disagreeing_views(np.array([20.0, 30.0, 3.0]), px) == [1]
+    assert selection.disagreeing_views(np.array([28.0, 30.0, 3.0]), px) == [1, 0]
+    # ranked by score, but a view must also be MIN_ERROR_PX off in pixels
+    assert selection.disagreeing_views(np.array([28.0, 30.0, 3.0]), np.array([9, 3, 9.0])) \
+        == [0]
 
 
 def test_a_new_current_model_queues_3d_scoring_only_with_a_calibrated_session(
