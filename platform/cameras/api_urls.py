@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from cameras import api
+from cameras import api, api_prefill
 
 urlpatterns = [
     path("rigs/", api.RigListApi.as_view(), name="rigs"),
@@ -31,4 +31,6 @@ urlpatterns = [
          api.TriangulationPointsApi.as_view(), name="triangulation-points"),
     path("sessions/<int:session_id>/triangulations/<int:triangulation_id>/files/<str:filename>",
          api.TriangulationFileApi.as_view(), name="triangulation-file"),
+    path("frames/<int:frame_id>/reprojection/", api_prefill.FrameReprojectionApi.as_view(),
+         name="frame-reprojection"),
 ]
