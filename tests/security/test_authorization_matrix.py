@@ -155,6 +155,40 @@ ROUTES: dict[str, dict[str, Rule]] = {
     A + "videos/<int:video_id>/analyses/<int:analysis_id>/frames/<int:index>/": {
         "get": api(REVIEWERS, ok=NOT_FOUND_OK)},
     A + "models/<int:version_id>/export/": {"post": api(PI, ok=NOT_FOUND_OK)},
+    # --- 3D: rigs, calibrations, sessions (cameras app) -----------------------------------
+    P + "cameras/": {"get": page(PI)},
+    P + "cameras/rigs/new/": {"post": page(PI)},
+    P + "cameras/rigs/<int:rig_id>/": {"get": page(PI)},
+    P + "cameras/rigs/<int:rig_id>/board/": {"post": page(PI)},
+    P + "cameras/rigs/<int:rig_id>/calibrate/": {"post": page(PI)},
+    P + "cameras/rigs/<int:rig_id>/import/": {"post": page(PI)},
+    P + "cameras/rigs/<int:rig_id>/sessions/new/": {"post": page(PI)},
+    P + "cameras/sessions/<int:session_id>/": {"get": page(PI)},
+    P + "cameras/sessions/<int:session_id>/views/<str:camera>/poses/": {"post": page(PI)},
+    P + "cameras/sessions/<int:session_id>/analyze/": {"post": page(PI)},
+    P + "cameras/sessions/<int:session_id>/triangulate/": {"post": page(PI)},
+    A + "rigs/": {"get": api(REVIEWERS), "post": api(PI)},
+    A + "rigs/<int:rig_id>/": {"get": api(REVIEWERS), "put": api(PI)},
+    A + "rigs/<int:rig_id>/calibrations/": {"get": api(REVIEWERS),
+                                            "post": api(PI, ok=OK | {415})},  # multipart
+    A + "rigs/<int:rig_id>/calibrations/import/": {"post": api(PI, ok=OK | {415})},
+    A + "rigs/<int:rig_id>/calibrations/<int:calibration_id>/": {"get": api(REVIEWERS)},
+    A + "rigs/<int:rig_id>/calibrations/<int:calibration_id>/calibration.toml": {
+        "get": api(REVIEWERS)},
+    A + "rigs/<int:rig_id>/calibrations/<int:calibration_id>/images/<str:camera>.png": {
+        "get": api(REVIEWERS, ok=NOT_FOUND_OK)},
+    A + "sessions/": {"get": api(REVIEWERS), "post": api(PI)},
+    A + "sessions/<int:session_id>/": {"get": api(REVIEWERS)},
+    A + "sessions/<int:session_id>/views/<str:camera>/poses/": {
+        "post": api(PI, ok=OK | {415})},
+    A + "sessions/<int:session_id>/analyze/": {"post": api(PI)},
+    A + "sessions/<int:session_id>/triangulate/": {"post": api(PI)},
+    A + "sessions/<int:session_id>/triangulations/<int:triangulation_id>/": {
+        "get": api(REVIEWERS)},
+    A + "sessions/<int:session_id>/triangulations/<int:triangulation_id>/points/": {
+        "get": api(REVIEWERS, ok=NOT_FOUND_OK)},
+    A + "sessions/<int:session_id>/triangulations/<int:triangulation_id>/files/<str:filename>": {
+        "get": api(REVIEWERS, ok=NOT_FOUND_OK)},
 }
 # The admin site: one rule for all its patterns; only staff get in (others go to its login).
 ADMIN_PREFIX = "admin/"
@@ -237,11 +271,29 @@ def make_objects(project, annotator) -> dict[str, object]:
     version = make_version(project, checkpoint=False)
     invitation = Invitation.objects.create(project=project, role=Role.ANNOTATOR)
     member = Membership.objects.get(project=project, user=annotator)
-    return {"project_id": project.pk, "video_id": video.pk, "frame_id": frame.pk,
+    rig_ids = make_rig_objects(project, video)
+    return {**rig_ids,"project_id": project.pk, "video_id": video.pk, "frame_id": frame.pk,
             "job_id": job.pk, "entry_id": entry.pk, "label_id": label.pk,
             "version_id": version.pk, "member_id": member.pk, "analysis_id": job.pk, "n": 0,
             "index": 0, "name": "dataset.zip", "filename": "poses.csv",
             "token": invitation.token}
+
+
+def make_rig_objects(project, video) -> dict[str, object]:
+    """A calibrated two-camera rig, a session of it and a triangulation (not run)."""
+    from cameras.models import Calibration, Rig, Session, SessionView, Triangulation
+
+    rig = Rig.objects.create(project=project, name="rig", cameras=["cam0", "cam1"])
+    cameras = [{"name": f"cam{i}", "size": [8, 8], "matrix": [[8, 0, 4], [0, 8, 4], [0, 0, 1]],
+                "distortions": [0, 0, 0, 0, 0], "rotation": [0, 0, 0],
+                "translation": [100.0 * i, 0, 0]} for i in range(2)]
+    calibration = Calibration.objects.create(rig=rig, source="imported", status="ready",
+                                             cameras=cameras)
+    session = Session.objects.create(project=project, rig=rig, name="s", frame_count=10)
+    SessionView.objects.create(session=session, camera="cam0", video=video)
+    triangulation = Triangulation.objects.create(session=session, calibration=calibration)
+    return {"rig_id": rig.pk, "calibration_id": calibration.pk, "session_id": session.pk,
+            "triangulation_id": triangulation.pk, "camera": "cam0"}
 
 
 def fill(route: str, ids: dict[str, object]) -> str:
@@ -313,7 +365,9 @@ def guessable_cases():
     for route, methods in ROUTES.items():
         ids = set(re.findall(r"<(?:\w+:)?(\w+)>", route)) - {"project_id"}
         if "<int:project_id>" in route and ids & {"video_id", "frame_id", "job_id", "entry_id",
-                                                  "label_id", "version_id", "member_id"}:
+                                                  "label_id", "version_id", "member_id",
+                                                  "rig_id", "session_id", "calibration_id",
+                                                  "triangulation_id"}:
             for method in methods:
                 yield pytest.param(route, method, id=f"{method.upper()} /{route}")
 
