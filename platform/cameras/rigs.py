@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 
 from cameras.models import Calibration, CalibrationSource, CalibrationStatus, Rig
-from cameras.storage import local_copies, save_file
+from cameras.storage import local_copies, save_file, write_upload
 from jobs.dispatch import dispatch_on_commit
 from jobs.models import Job, JobKind
 from jobs.progress import create_job, report
@@ -203,10 +203,7 @@ def board_toml(rig: Rig) -> str:
 def import_calibration(rig: Rig, upload: UploadedFile, user: Any = None) -> Calibration:
     """A ready calibration from an anipose calibration.toml whose cameras are the rig's."""
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "calibration.toml"
-        with path.open("wb") as fh:
-            for chunk in upload.chunks():
-                fh.write(chunk)
+        path = write_upload(upload, Path(tmp) / "calibration.toml")
         try:
             cameras = load_calibration_toml(path)
         except CalibrationFileError as exc:

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 
 from cameras.models import Calibration, Rig, Session, SessionView, Triangulation
 from cameras.rigs import calibration_cameras, calibration_toml
-from cameras.storage import local_copies, save_file
+from cameras.storage import local_copies, save_file, write_upload
 from jobs.dispatch import dispatch_on_commit
 from jobs.models import Job, JobKind
 from jobs.progress import create_job, report
@@ -102,10 +102,7 @@ def attach_poses(view: SessionView, upload: UploadedFile) -> SessionView:
         raise ValidationError(f"Poses must be a SLEAP .slp or a pose table .h5/.csv, "
                               f"not {upload.name!r}.")
     with tempfile.TemporaryDirectory() as tmp:
-        local = Path(tmp) / f"poses{suffix}"
-        with local.open("wb") as fh:
-            for chunk in upload.chunks():
-                fh.write(chunk)
+        local = write_upload(upload, Path(tmp) / f"poses{suffix}")
         try:
             poses = read_view_poses(local)
         except FormatError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 
 
 @contextmanager
@@ -28,6 +29,14 @@ def local_copies(names: Mapping[str, str]) -> Iterator[dict[str, Path]]:
                 shutil.copyfileobj(src, dst, 1 << 20)
             paths[key] = local
         yield paths
+
+
+def write_upload(upload: UploadedFile, path: Path) -> Path:
+    """Write an uploaded file to a local path, chunk by chunk."""
+    with path.open("wb") as fh:
+        for chunk in upload.chunks():
+            fh.write(chunk)
+    return path
 
 
 def save_file(local: Path, name: str) -> str:

@@ -5,6 +5,8 @@ and downloads, images and the viewer's points come from the access-checked API."
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -22,6 +24,21 @@ from videos.models import Video
 
 def _error(request: HttpRequest, exc: ValidationError) -> None:
     messages.error(request, " ".join(exc.messages))
+
+
+def _act(request: HttpRequest, action: Callable[[], str], bad_number: str = "") -> bool:
+    """Run a service call; its success message, or its error (a ValueError from parsing a
+    number: `bad_number`) as a message on the next page. True when it worked."""
+    try:
+        done = action()
+    except ValidationError as exc:
+        _error(request, exc)
+        return False
+    except ValueError:
+        messages.error(request, bad_number)
+        return False
+    messages.success(request, done)
+    return True
 
 
 @login_required
@@ -82,16 +99,13 @@ def calibrate_action(request: HttpRequest, project_id: int, rig_id: int) -> Http
     project = get_project_for(request.user, project_id, PI_ONLY)
     rig = get_object_or_404(Rig, pk=rig_id, project=project)
     videos = {c: request.FILES[f"video-{c}"] for c in rig.cameras if f"video-{c}" in request.FILES}
-    try:
+
+    def calibrate() -> str:
         offsets = {c: int(request.POST.get(f"offset-{c}") or 0) for c in rig.cameras}
-        calibration, job = rigs.start_calibration(rig, videos, offsets=offsets,
-                                                  user=request.user)
-    except ValueError:
-        messages.error(request, "Offsets must be whole numbers of frames.")
-    except ValidationError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, f"Calibration queued (job {job.pk}); progress below.")
+        _, job = rigs.start_calibration(rig, videos, offsets=offsets, user=request.user)
+        return f"Calibration queued (job {job.pk}); progress below."
+
+    _act(request, calibrate, "Offsets must be whole numbers of frames.")
     return redirect("cameras:rig", project_id=project.pk, rig_id=rig.pk)
 
 
@@ -105,12 +119,11 @@ def import_calibration_action(request: HttpRequest, project_id: int, rig_id: int
     if upload is None:
         messages.error(request, "Choose a calibration.toml file.")
     else:
-        try:
+        def import_file() -> str:
             rigs.import_calibration(rig, upload, request.user)
-        except ValidationError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, "Calibration imported.")
+            return "Calibration imported."
+
+        _act(request, import_file)
     return redirect("cameras:rig", project_id=project.pk, rig_id=rig.pk)
 
 
@@ -168,12 +181,11 @@ def upload_poses_action(request: HttpRequest, project_id: int, session_id: int,
     if upload is None:
         messages.error(request, "Choose a poses file.")
     else:
-        try:
+        def attach() -> str:
             sessions.attach_poses(view, upload)
-        except ValidationError as exc:
-            _error(request, exc)
-        else:
-            messages.success(request, f"Poses of {camera} saved.")
+            return f"Poses of {camera} saved."
+
+        _act(request, attach)
     return redirect("cameras:session", project_id=project.pk, session_id=session.pk)
 
 
@@ -183,15 +195,12 @@ def analyze_views_action(request: HttpRequest, project_id: int, session_id: int
                          ) -> HttpResponse:
     project = get_project_for(request.user, project_id, PI_ONLY)
     session = get_object_or_404(Session, pk=session_id, project=project)
-    try:
+    def analyze() -> str:
         raw = request.POST.get("version") or None
         jobs = sessions.analyze_views(session, int(raw) if raw else None, request.user)
-    except ValueError:
-        messages.error(request, "Choose a model from the list.")
-    except ValidationError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, f"{len(jobs)} view analyses queued; progress below.")
+        return f"{len(jobs)} view analyses queued; progress below."
+
+    _act(request, analyze, "Choose a model from the list.")
     return redirect("cameras:session", project_id=project.pk, session_id=session.pk)
 
 
@@ -201,15 +210,12 @@ def triangulate_action(request: HttpRequest, project_id: int, session_id: int) -
     project = get_project_for(request.user, project_id, PI_ONLY)
     session = get_object_or_404(Session.objects.select_related("rig"), pk=session_id,
                                 project=project)
-    try:
-        tri, job = sessions.start_triangulation(
+    def triangulate() -> str:
+        _, job = sessions.start_triangulation(
             session, smooth=float(request.POST.get("smooth") or 0),
             bones=float(request.POST.get("bones") or 0),
             videos=request.POST.get("videos") == "on", user=request.user)
-    except ValueError:
-        messages.error(request, "Smoothing and bone weights are numbers.")
-    except ValidationError as exc:
-        _error(request, exc)
-    else:
-        messages.success(request, f"Triangulation queued (job {job.pk}); progress below.")
+        return f"Triangulation queued (job {job.pk}); progress below."
+
+    _act(request, triangulate, "Smoothing and bone weights are numbers.")
     return redirect("cameras:session", project_id=project.pk, session_id=session.pk)
