@@ -26,6 +26,9 @@ const state = {
   frame: null,
   source: "human",
   prediction: null, // Map bodypart id → {x, y, likelihood}
+  // Labels of two or more other views of a multi-camera session, reprojected here:
+  // {views: [camera names], points: Map bodypart id → {x, y, views}}; preferred to the model.
+  reprojection: null,
   showSuggestions: true,
   showNames: false,
   history: new History(),
@@ -112,6 +115,7 @@ async function showFrame({ entry, frame, label }) {
   state.entry = entry;
   state.frame = frame;
   state.prediction = null;
+  state.reprojection = null;
   state.showSuggestions = true;
   state.confirmSubmit = false;
   loadLabel(label);
@@ -131,6 +135,7 @@ async function showFrame({ entry, frame, label }) {
   root.dataset.state = "labeling";
   renderAll();
   loadPrediction(frame.id);
+  loadReprojection(frame.id);
 }
 
 function loadLabel(label) {
@@ -161,6 +166,30 @@ async function loadPrediction(frameId) {
   }
 }
 
+async function loadReprojection(frameId) {
+  try {
+    const { status, data } = await api.get(`frames/${frameId}/reprojection/`, { expect: [404] });
+    if (status !== 200 || !data?.points?.length || state.frame?.id !== frameId) return;
+    state.reprojection = {
+      views: data.views,
+      points: new Map(data.points.map((p) => [p.bodypart, { ...p, likelihood: 1, fromViews: true }])),
+    };
+    renderAll();
+  } catch {
+    // A help like the model's suggestions: label by hand when it fails to load.
+  }
+}
+
+// The suggestion for a body part: the other views' reprojection where it covers the part,
+// else the model's prediction.
+function suggestionFor(partId) {
+  return state.reprojection?.points.get(partId) ?? state.prediction?.get(partId);
+}
+
+function hasSuggestions() {
+  return !!(state.prediction || state.reprojection);
+}
+
 function showFrameInfo() {
   const { frame, entry } = state;
   const where = frame.frame_index === null || frame.frame_index === undefined
@@ -181,7 +210,9 @@ function reasonTitle(entry) {
   const parts = Object.entries(entry.components || {})
     .filter(([, v]) => typeof v === "number" && Number.isFinite(v))
     .map(([k, v]) => `${k} ${v.toFixed(2)}`);
-  return `Why this frame: ${entry.reason}, priority ${Number(entry.priority).toFixed(2)}` +
+  // 3D disagreement names the camera whose view disagrees with the others.
+  const camera = typeof entry.components?.camera === "string" ? `, camera ${entry.components.camera}` : "";
+  return `Why this frame: ${entry.reason}${camera}, priority ${Number(entry.priority).toFixed(2)}` +
     (parts.length ? ` (${parts.join(", ")})` : "");
 }
 
@@ -342,11 +373,11 @@ function redo() {
 
 // Copy the model's suggestions into the label for undecided parts with likelihood ≥ `min`.
 function acceptSuggestions(min) {
-  if (!state.prediction) return toast.show("No model suggestions for this frame.");
+  if (!hasSuggestions()) return toast.show("No model suggestions for this frame.");
   let count = 0;
   edit(() => {
     state.parts.forEach((part, i) => {
-      const p = state.prediction.get(part.id);
+      const p = suggestionFor(part.id);
       if (!p || state.set.isDone(i) || (p.likelihood ?? 0) < min) return;
       state.set.place(i, p.x, p.y);
       state.set.setState(i, VISIBLE);
@@ -449,9 +480,9 @@ function explain(error) {
 
 function drawOverlay(ctx, view) {
   if (!state.set || !state.frame) return;
-  if (state.prediction && state.showSuggestions) {
+  if (hasSuggestions() && state.showSuggestions) {
     state.parts.forEach((part, i) => {
-      const p = state.prediction.get(part.id);
+      const p = suggestionFor(part.id);
       if (p && !state.set.isDone(i)) drawSuggestion(ctx, view, p, part.color, p.likelihood ?? 0);
     });
   }
@@ -475,7 +506,7 @@ function renderParts() {
   const list = $("parts");
   list.replaceChildren(...state.parts.map((part, i) => {
     const p = state.set.at(i);
-    const suggestion = state.prediction?.get(part.id);
+    const suggestion = suggestionFor(part.id);
     const item = el("li", {
       class: "part",
       dataset: { index: i, state: state.set.isPlaced(i) ? p.state : p.state === ABSENT ? "absent" : "unplaced" },
@@ -484,7 +515,13 @@ function renderParts() {
     el("span", { class: "swatch", dataset: { color: part.color } }),
     el("span", { class: "name", textContent: part.name }),
     el("span", { class: "status", textContent: statusText(i) }),
-    suggestion && !state.set.isDone(i)
+    suggestion?.fromViews && !state.set.isDone(i)
+      ? el("span", {
+        class: "confidence is-confident from-views",
+        title: `From other views: labeled in ${suggestion.views} other cameras, reprojected here`,
+        textContent: "3D",
+      })
+      : suggestion && !state.set.isDone(i)
       ? el("span", {
         class: `confidence${(suggestion.likelihood ?? 0) >= CONFIDENT ? " is-confident" : ""}`,
         title: "Model likelihood for this suggestion",
@@ -503,12 +540,15 @@ function renderParts() {
 
 function renderSuggestions() {
   const box = $("suggestions");
-  box.hidden = !state.prediction;
-  if (!state.prediction) return;
-  const values = [...state.prediction.values()];
+  box.hidden = !hasSuggestions();
+  if (!hasSuggestions()) return;
+  const values = state.parts.map((part) => suggestionFor(part.id)).filter(Boolean);
   const confident = values.filter((p) => (p.likelihood ?? 0) >= CONFIDENT).length;
-  $("suggestion-info").textContent =
-    `${values.length} suggested, ${confident} with likelihood ≥ ${CONFIDENT}. Ring opacity shows the likelihood.`;
+  const fromViews = values.filter((p) => p.fromViews).length;
+  $("suggestion-info").textContent = `${values.length} suggested, ${confident} with likelihood ≥ ${CONFIDENT}` +
+    (fromViews ? `, ${fromViews} from other views (${state.reprojection.views.join(", ")})` : "") +
+    ". Ring opacity shows the likelihood.";
+  box.dataset.fromViews = String(fromViews);
   box.querySelector("[data-action=toggle-suggestions]").firstChild.textContent =
     state.showSuggestions ? "Hide " : "Show ";
 }
