@@ -4,7 +4,7 @@ When a project has sessions whose rig has a ready calibration and a current mode
 predicts 2D poses in every view at the same session frames (session frame t is video frame
 t + the view's offset); `learning.geometry.consistency.view_disagreement` triangulates each
 point from the other views and measures how far each view's prediction is from where the
-others put it. Frames whose worst view disagrees by `MIN_ERROR_PX` or more are chosen by
+others put it. Frames whose worst view disagrees by `views3d.MIN_ERROR_PX` or more are chosen by
 error, spread in time (no two chosen frames of a session closer than `min_gap`), and the
 disagreeing view(s) of each — the Frame of that view's video at that index, created as the
 scoring job creates its frames — are queued with the reason "views_3d" and the camera, its
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypedDict
@@ -37,9 +36,9 @@ from jobs.models import ACTIVE_STATUSES, Job, JobKind
 from jobs.progress import JobCancelled, create_job, report, running
 from learning.engine.predict import predict_images
 from learning.geometry.camera import Camera
-from learning.geometry.consistency import point_disagreement, view_disagreement
 from learning.models import CurrentModel, ModelVersion, VersionStatus
 from learning.selection.scoring import materialize, predicted_keypoints, split_budget, video_stream
+from learning.selection.views3d import disagreeing_views, pick_frames, score_views
 from learning.training.registry import current_version, for_inference, loaded_model
 from projects.models import Project
 from videos.models import Frame, Video
@@ -48,15 +47,8 @@ from videos.sampling import spread
 logger = logging.getLogger(__name__)
 
 STRATEGY = "views3d"  # Frame.extraction_strategy "al-views3d"
-# A view is queued only when it is this far (px, mean over its points) from the other views.
-MIN_ERROR_PX = 8.0
 # Queue priority err / (err + PRIORITY_PX): 8 px → 0.29, 20 px → 0.5, 60 px → 0.75.
 PRIORITY_PX = 20.0
-# A second view of the same frame is queued too when its error is this share of the worst.
-# Leave-one-out errors spread a wrong view's error onto the clean views it is triangulated
-# with (with three cameras a clean view shows 50-75 % of the wrong one's error), so only a
-# view about as wrong as the worst counts as a second disagreeing view.
-SECOND_VIEW_SHARE = 0.9
 # Predicted points below this likelihood do not take part in the triangulation.
 MIN_SCORE = 0.1
 
@@ -133,40 +125,8 @@ def score_session(target: CalibratedSession, frames: np.ndarray, predict: Predic
     if len(frames) == 0:
         empty = np.zeros((len(target.views), 0))
         return SessionScores(target, frames, poses, np.zeros(0), empty, empty)
-    frame_scores, view_scores = view_disagreement(target.cameras, poses[..., :2],
-                                                  poses[..., 2], min_score=min_score)
-    per_point = point_disagreement(target.cameras, poses[..., :2], poses[..., 2],
-                                   min_score=min_score)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # views without points stay NaN
-        view_px = np.nanmean(per_point, axis=2)
+    frame_scores, view_scores, view_px = score_views(target.cameras, poses, min_score)
     return SessionScores(target, frames, poses, frame_scores, view_scores, view_px)
-
-
-def pick_frames(frames: np.ndarray, scores: np.ndarray, n: int, min_gap: int) -> list[int]:
-    """Rows of the highest finite `scores`, at most n, no two of them less than `min_gap`
-    session frames apart (consecutive frames show the same thing)."""
-    picked: list[int] = []
-    for row in np.argsort(-np.nan_to_num(scores, nan=-np.inf), kind="stable"):
-        if len(picked) >= n or not np.isfinite(scores[row]):
-            break
-        if all(abs(int(frames[row]) - int(frames[p])) >= min_gap for p in picked):
-            picked.append(int(row))
-    return picked
-
-
-def disagreeing_views(scores: np.ndarray, px: np.ndarray, min_error: float = MIN_ERROR_PX,
-                      share: float = SECOND_VIEW_SHARE) -> list[int]:
-    """Views to queue at one frame, worst first: the view with the highest score (C,) and any
-    other with at least `share` of it, each only if its pixel error (C,) is `min_error` or
-    more."""
-    finite = np.where(np.isfinite(scores), scores, -np.inf)
-    worst = float(finite.max(initial=-np.inf))
-    if not np.isfinite(worst):
-        return []
-    order = np.argsort(-finite, kind="stable")
-    return [int(c) for c in order
-            if finite[c] >= share * worst and np.nan_to_num(px[c], nan=0.0) >= min_error]
 
 
 def priority(error_px: float) -> float:

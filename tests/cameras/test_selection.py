@@ -10,7 +10,7 @@ from annotation.models import QueueEntry, QueueReason
 from cameras import selection
 from jobs.models import Job, JobKind
 from learning.geometry import synthetic
-from learning.selection import scoring
+from learning.selection import scoring, views3d
 from learning.training.registry import set_current
 from tests.cameras.conftest import N_FRAMES
 from tests.learning.helpers import make_version
@@ -56,7 +56,7 @@ def test_a_corrupted_view_is_queued_for_that_view_with_the_reason(
     for entry in entries:
         assert entry.reason == QueueReason.VIEWS_3D
         assert entry.components["camera"] == views[entry.frame.video_id].camera
-        assert entry.components["view_error_px"] >= selection.MIN_ERROR_PX
+        assert entry.components["view_error_px"] >= views3d.MIN_ERROR_PX
         assert entry.components["session"] == "day1"
         assert len(entry.components["keypoints"]) == truth.shape[1]
         assert entry.frame.extraction_strategy == "al-views3d"
@@ -93,13 +93,13 @@ def test_offsets_map_session_frames_to_video_frames(project, calibrated, session
 def test_chosen_frames_are_spread_in_time():
     frames = np.arange(10)
     scores = np.array([np.nan, 30, 29, 28, 2, 3, 20, 4, np.nan, 6], dtype=float)
-    assert selection.pick_frames(frames, scores, 3, min_gap=3) == [1, 6, 9]
+    assert views3d.pick_frames(frames, scores, 3, min_gap=3) == [1, 6, 9]
     px = np.array([20.0, 30.0, 28.0])
-    assert selection.disagreeing_views(np.array([2.0, 30.0, np.nan]), px) == [1]
-    assert selection.disagreeing_views(np.array([20.0, 30.0, 3.0]), px) == [1]
-    assert selection.disagreeing_views(np.array([28.0, 30.0, 3.0]), px) == [1, 0]
+    assert views3d.disagreeing_views(np.array([2.0, 30.0, np.nan]), px) == [1]
+    assert views3d.disagreeing_views(np.array([20.0, 30.0, 3.0]), px) == [1]
+    assert views3d.disagreeing_views(np.array([28.0, 30.0, 3.0]), px) == [1, 0]
     # ranked by score, but a view must also be MIN_ERROR_PX off in pixels
-    assert selection.disagreeing_views(np.array([28.0, 30.0, 3.0]), np.array([9, 3, 9.0])) \
+    assert views3d.disagreeing_views(np.array([28.0, 30.0, 3.0]), np.array([9, 3, 9.0])) \
         == [0]
 
 
