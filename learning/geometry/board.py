@@ -11,7 +11,8 @@
 
 Corners are numbered like OpenCV numbers them (row by row of inner corners), so a corner id
 indexes `object_points`. A checkerboard is found whole or not at all, and its orientation is
-ambiguous under a half turn: for multi-camera rigs a ChArUco board is the safer choice.
+ambiguous under a half turn (calibration renumbers each camera's corners per frame so the
+cameras agree); a ChArUco board, whose markers name every corner, is still the safer choice.
 """
 
 from __future__ import annotations

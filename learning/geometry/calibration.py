@@ -8,8 +8,11 @@ Steps (`calibrate` on videos, `calibrate_detections` on corners already found):
 2. Intrinsics and distortion per camera: ``cv2.calibrateCamera`` on that camera's corners;
    then the board's pose in every frame per camera (``cv2.solvePnP``).
 3. Initial extrinsics: the first camera is the world (identity). For each pair of cameras the
-   relative pose is the medoid over the frames both see of the per-frame relative poses; the
-   cameras are chained along a maximum spanning tree of "frames seen together".
+   relative pose is the one most of the frames both see agree with (within 5 degrees); the
+   cameras are chained along a maximum spanning tree of "frames seen together". A
+   checkerboard's corner order depends on the side it is seen from (half a turn), so for
+   checkerboards both orders are tried per frame and each camera's corners are renumbered
+   to agree with the camera that sees most of them.
 4. Bundle adjustment with ``scipy.optimize.least_squares`` (Huber loss, 1 px scale, sparse
    Jacobian): camera poses, the board's pose in every frame seen by two or more cameras and,
    by default, each camera's intrinsics (then frames seen by one camera join too, for the
@@ -200,7 +203,10 @@ def calibrate_detections(
         cams.append(camera)
         if progress:
             progress(0.5 + 0.2 * (c + 1) / len(names), f"{name}: intrinsics")
-    _initial_extrinsics(cams, poses, min_shared_frames)
+    flip = _flip_transform(board) if board.board_type == "checkerboard" else None
+    _initial_extrinsics(cams, poses, min_shared_frames, flip)
+    if flip is not None:
+        _agree_on_corner_order(cams, poses, dets, flip, board.n_corners)
     if progress:
         progress(0.75, "bundle adjustment")
     obs = _observations(names, dets, objp, refine_intrinsics)
@@ -263,7 +269,8 @@ def _compose(r1: np.ndarray, t1: np.ndarray, r2: np.ndarray, t2: np.ndarray
     return r2 @ r1, r2 @ t1 + t2
 
 
-def _initial_extrinsics(cams: list[Camera], poses: dict, min_shared: int) -> None:
+def _initial_extrinsics(cams: list[Camera], poses: dict, min_shared: int,
+                        flip: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     names = [c.name for c in cams]
     shared = {(i, j): sorted(set(poses[a]) & set(poses[b]))
               for i, a in enumerate(names) for j, b in enumerate(names) if i != j}
@@ -286,26 +293,79 @@ def _initial_extrinsics(cams: list[Camera], poses: dict, min_shared: int) -> Non
                 f"cameras that share {min_shared} board frames: the rig falls apart in groups"
             )
         _, i, j = max(edges)
-        rel_r, rel_t = _relative_pose(poses[names[i]], poses[names[j]], shared[i, j])
+        rel_r, rel_t = _relative_pose(poses[names[i]], poses[names[j]], shared[i, j], flip)
         world[j] = _compose(*world[i], rel_r, rel_t)
     for j, cam in enumerate(cams):
         cam.rvec, cam.tvec = rodrigues(world[j][0]), world[j][1]
 
 
-def _relative_pose(pi: dict, pj: dict, frames: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Camera i -> camera j: the medoid rotation and the median translation over frames."""
+def _relative_pose(pi: dict, pj: dict, frames: list[int],
+                   flip: tuple[np.ndarray, np.ndarray] | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Camera i -> camera j: the rotation most frames agree with (within 5 degrees) and the
+    median translation of those frames. With ``flip`` (checkerboards, whose corner order a
+    camera may see turned by half a turn) each frame offers both orders of camera j."""
     rots, trans = [], []
     for f in frames:
-        ri, rj = rotation_matrix(pi[f][0]), rotation_matrix(pj[f][0])
-        r = rj @ ri.T
-        rots.append(r)
-        trans.append(pj[f][1] - r @ pi[f][1])
+        ri = rotation_matrix(pi[f][0])
+        for rb, tb in _orders(pj[f], flip):
+            r = rb @ ri.T
+            rots.append(r)
+            trans.append(tb - r @ pi[f][1])
     rs = np.array(rots)
     cos = (np.einsum("aij,bij->ab", rs, rs) - 1) / 2
-    angles = np.arccos(np.clip(cos, -1, 1))
-    best = int(np.argmin(angles.sum(axis=1)))
-    close = angles[best] < np.deg2rad(5)
-    return rs[best], np.median(np.array(trans)[close], axis=0)
+    close = np.arccos(np.clip(cos, -1, 1)) < np.deg2rad(5)
+    best = int(np.argmax(close.sum(axis=1)))
+    return rs[best], np.median(np.array(trans)[close[best]], axis=0)
+
+
+def _flip_transform(board: Board) -> tuple[np.ndarray, np.ndarray]:
+    """(R, t) with object point of id n-1-k = R @ (object point of id k) + t: half a turn."""
+    cols, rows = board.board_size
+    return (np.diag([-1.0, -1.0, 1.0]),
+            np.array([cols, rows, 0.0]) * board.square_side_length)
+
+
+def _orders(pose: tuple[np.ndarray, np.ndarray], flip: tuple[np.ndarray, np.ndarray] | None
+            ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The board pose (rotation matrix, t) as detected and, with ``flip``, with the corner
+    order reversed (the same corners seen as the board turned by half a turn)."""
+    r, t = rotation_matrix(pose[0]), pose[1]
+    if flip is None:
+        return [(r, t)]
+    return [(r, t), (r @ flip[0], r @ flip[1] + t)]
+
+
+def _agree_on_corner_order(cams: list[Camera], poses: dict, dets: dict,
+                           flip: tuple[np.ndarray, np.ndarray], n_corners: int) -> None:
+    """Checkerboards: in every frame, renumber each camera's corners so that all cameras
+    agree with the camera that sees most of them (by the world pose each order implies)."""
+    frames: dict[int, list[Camera]] = {}
+    for cam in cams:
+        for f in poses[cam.name]:
+            frames.setdefault(f, []).append(cam)
+    for f, seen in frames.items():
+        ref = max(seen, key=lambda c: len(dets[c.name][f]))
+        target = _world_pose(ref, _orders(poses[ref.name][f], None)[0])
+        for cam in seen:
+            if cam is ref:
+                continue
+            options = [_world_pose(cam, o) for o in _orders(poses[cam.name][f], flip)]
+            angles = [np.arccos(np.clip((np.trace(target[0].T @ o[0]) - 1) / 2, -1, 1))
+                      for o in options]
+            if angles[1] < angles[0]:
+                r, t = options[1][0], options[1][1]
+                r_cam, t_cam = cam.rotation @ r, cam.rotation @ t + cam.tvec
+                poses[cam.name][f] = (rodrigues(r_cam), t_cam)
+                det = dets[cam.name][f]
+                dets[cam.name][f] = Detection(n_corners - 1 - det.ids, det.corners_px)
+
+
+def _world_pose(cam: Camera, pose: tuple[np.ndarray, np.ndarray]
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Board -> world (rotation matrix, t) from a board -> camera pose."""
+    r_c = cam.rotation
+    return r_c.T @ pose[0], r_c.T @ (pose[1] - cam.tvec)
 
 
 @dataclass

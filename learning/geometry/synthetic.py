@@ -88,16 +88,18 @@ def render_points(cameras: list[Camera], points3d: np.ndarray, noise_px: float =
     return pts
 
 
-def random_board_poses(board: Board, n: int, seed: int = 0, max_tilt_deg: float = 25.0
-                       ) -> np.ndarray:
-    """(n, 6) board -> world rvec, tvec: the board near the origin, face up, tilted."""
+def random_board_poses(board: Board, n: int, seed: int = 0, max_tilt_deg: float = 25.0,
+                       max_yaw_deg: float = 180.0) -> np.ndarray:
+    """(n, 6) board -> world rvec, tvec: the board near the origin, face up, tilted, turned
+    by up to ``max_yaw_deg`` either way."""
     rng = np.random.default_rng(seed)
     cols, rows = board.board_size
     middle = np.array([cols, rows, 0.0]) * board.square_side_length / 2
     out = np.zeros((n, 6))
     for i in range(n):
         flip = cv2.Rodrigues(np.array([np.pi, 0.0, 0.0]))[0]  # board z (into it) -> down
-        yaw = cv2.Rodrigues(np.array([0.0, 0.0, rng.uniform(0, 2 * np.pi)]))[0]
+        turn = np.deg2rad(rng.uniform(-max_yaw_deg, max_yaw_deg))
+        yaw = cv2.Rodrigues(np.array([0.0, 0.0, turn]))[0]
         tilt_axis = np.array([*rng.normal(size=2), 0.0])
         tilt_axis /= np.linalg.norm(tilt_axis)
         tilt = cv2.Rodrigues(tilt_axis * np.deg2rad(rng.uniform(0, max_tilt_deg)))[0]

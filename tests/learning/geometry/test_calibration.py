@@ -134,3 +134,19 @@ def test_broken_calibration_toml_is_refused(tmp_path) -> None:
         load_calibration_toml(path)
     with pytest.raises(CalibrationFileError, match="not found"):
         load_calibration_toml(tmp_path / "missing.toml")
+
+
+def test_checkerboards_seen_from_opposite_sides_calibrate(tmp_path, board_rig) -> None:
+    """A checkerboard's corner order depends on the side it is seen from (half a turn): the
+    cameras on the far side of the ring number it the other way round, and calibration
+    renumbers them per frame instead of failing."""
+    from learning.geometry.board import Board
+    from learning.geometry.synthetic import render_board_videos
+
+    board = Board("checkerboard", (7, 9), 30.0)
+    poses = random_board_poses(board, 16, seed=2, max_tilt_deg=40)
+    result = calibrate(board, render_board_videos(board, board_rig, poses, tmp_path))
+    assert max(r["median"] for r in result.reprojection.values()) < 0.3
+    for truth, est in zip(board_rig, result.cameras, strict=True):
+        r_true, t_true = _relative(truth, board_rig[0])
+        assert np.linalg.norm(est.tvec - t_true) < 0.01 * 550
