@@ -7,6 +7,13 @@ at random (the same for every strategy) and one model is trained on them; then e
 runs `rounds` rounds of: select `batch` frames, train for a fixed budget, measure the test
 RMSE. Uses the engine and formats directly.
 
+Multi-camera sessions (issue 18): a folder with a board.toml and one sub-folder per camera
+(a video and its proofread poses, as mouse-4cam) is read by `load_multiview_data`: every view
+of every frame is a pool image, the held-out test set takes whole session frames (all views
+of a moment), and the strategy "views3d" labels the views that disagree most in 3D with the
+others (`learning.selection.views3d`: the platform's 3D-consistency scoring) at frames spread
+in time.
+
 Where a round's training starts (`warm_start`): "previous" continues from the previous
 round's model (as the platform does), so the last round has also had the most training;
 "round0" starts every round from the round-0 model, so every point of a curve after round 0
@@ -28,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
@@ -50,8 +58,15 @@ from learning.engine.uncertainty import (
     resolve_weights,
 )
 from learning.formats.dlc import read_dlc_project
+from learning.formats.view_poses import read_view_poses
+from learning.geometry.calibration_toml import load_calibration_toml
+from learning.geometry.camera import Camera
+from learning.geometry.session import calibrate_files
+from learning.selection.views3d import disagreeing_views, pick_frames, score_views
 
-STRATEGIES: tuple[str, ...] = ("random", "kmeans", "uncertainty", "hybrid")
+SINGLE_VIEW_STRATEGIES: tuple[str, ...] = ("random", "kmeans", "uncertainty", "hybrid")
+# "views3d" needs multi-camera data (see the module docstring).
+STRATEGIES: tuple[str, ...] = (*SINGLE_VIEW_STRATEGIES, "views3d")
 WARM_STARTS: tuple[str, ...] = ("previous", "round0", "none")
 TEST_SPLIT_SEED = 20240601
 Log = Callable[[str], None]
@@ -69,7 +84,7 @@ class ReplayConfig:
     works, so the rounds measure what the labels add rather than how far training has come.
     """
 
-    strategies: tuple[str, ...] = STRATEGIES
+    strategies: tuple[str, ...] = SINGLE_VIEW_STRATEGIES
     seeds: int = 3
     first_seed: int = 0
     initial: int = 10
@@ -87,6 +102,8 @@ class ReplayConfig:
     warm_start: str = "previous"
     weights: dict[str, float] = field(default_factory=dict)
     threads: int | None = None
+    # Multi-camera data only: the scale its frames are extracted at (0.25: 1280 → 320 px).
+    image_scale: float = 1.0
 
     def __post_init__(self) -> None:
         unknown = set(self.strategies) - set(STRATEGIES)
@@ -99,6 +116,8 @@ class ReplayConfig:
             raise ValueError("initial_steps must be >= 1 and needs steps_per_round")
         if self.warm_start not in WARM_STARTS:
             raise ValueError(f"warm_start must be one of {WARM_STARTS}, got {self.warm_start!r}")
+        if not 0 < self.image_scale <= 1:
+            raise ValueError("image_scale must be in (0, 1]")
         if not 0 < self.test_fraction < 1 or self.minutes_per_round <= 0:
             raise ValueError("test_fraction must be in (0, 1) and minutes_per_round > 0")
 
@@ -122,6 +141,12 @@ class OracleData:
     keypoint_names: list[str]
     edges: list[tuple[int, int]]
     flip_pairs: tuple[tuple[int, int], ...]
+    # Multi-camera data (`load_multiview_data`): each row's session frame and camera index,
+    # the calibrated cameras (full-resolution pixels) and the images' scale to those pixels.
+    groups: list[int] | None = None
+    views: list[int] | None = None
+    cameras: list[Camera] | None = None
+    image_scale: float = 1.0
 
 
 def infer_flip_pairs(names: Sequence[str]) -> tuple[tuple[int, int], ...]:
@@ -151,11 +176,93 @@ def load_oracle_data(project_dir: str | Path) -> OracleData:
                       list(frames.bodyparts), edges, infer_flip_pairs(frames.bodyparts))
 
 
-def split_test(n: int, fraction: float) -> tuple[list[int], list[int]]:
-    """(pool rows, test rows): a fixed random split, the same for every seed and strategy."""
-    order = np.random.default_rng(TEST_SPLIT_SEED).permutation(n)
-    n_test = max(1, round(n * fraction))
-    return sorted(order[n_test:].tolist()), sorted(order[:n_test].tolist())
+def split_test(n: int, fraction: float, groups: Sequence[int] | None = None
+               ) -> tuple[list[int], list[int]]:
+    """(pool rows, test rows): a fixed random split, the same for every seed and strategy.
+    With `groups` (a group per row: the views of one moment) whole groups are split."""
+    keys = np.arange(n) if groups is None else np.asarray(groups)
+    unique = np.unique(keys)
+    order = unique[np.random.default_rng(TEST_SPLIT_SEED).permutation(len(unique))]
+    test_keys = order[:max(1, round(len(unique) * fraction))]
+    in_test = np.isin(keys, test_keys)
+    return np.flatnonzero(~in_test).tolist(), np.flatnonzero(in_test).tolist()
+
+
+def load_multiview_data(root: str | Path, cache: str | Path, image_scale: float = 1.0
+                        ) -> OracleData:
+    """A multi-camera session as oracle data: `root` holds board.toml and one folder per
+    camera with its session video (the .mp4 without "calibration" in its name), its board
+    recording (the video with "calibration") and its poses (one .slp or pose table). The
+    rig is calibrated once (cached as `cache`/calibration.toml); frames are extracted at
+    `image_scale` into `cache`/frames/ and the poses scaled to them."""
+    root, cache = Path(root), Path(cache)
+    names = sorted(p.name for p in root.iterdir() if p.is_dir())
+    files: dict[str, dict[str, Path]] = {}
+    for name in names:
+        videos = [p for p in (root / name).iterdir()
+                  if p.suffix.lower() in (".mp4", ".mov", ".avi")]
+        poses = [p for p in (root / name).iterdir() if p.suffix.lower() in (".slp", ".h5")]
+        board = [p for p in videos if "calibration" in p.name.lower()]
+        session = [p for p in videos if "calibration" not in p.name.lower()]
+        if len(board) != 1 or len(session) != 1 or len(poses) != 1:
+            raise ValueError(f"{root / name}: need one session video, one board recording "
+                             f"and one pose file")
+        files[name] = {"board": board[0], "video": session[0], "poses": poses[0]}
+    toml = cache / "calibration.toml"
+    if not toml.is_file():
+        cache.mkdir(parents=True, exist_ok=True)
+        calibrate_files(root / "board.toml", {n: f["board"] for n, f in files.items()}, toml)
+    by_name = {c.name: c for c in load_calibration_toml(toml)}
+    cameras = [by_name[n] for n in names]
+    views = [read_view_poses(files[n]["poses"]) for n in names]
+    bodyparts = views[0].bodyparts
+    if any(v.bodyparts != bodyparts for v in views):
+        raise ValueError("the cameras' pose files name different body parts")
+    n_frames = min(len(v.points) for v in views)
+    samples, rows, groups, cams = [], [], [], []
+    for c, name in enumerate(names):
+        paths = _extract_frames(files[name]["video"], cache / "frames" / name, n_frames,
+                                image_scale)
+        for t, path in enumerate(paths):
+            kp = (views[c].points[t] + 0.5) * image_scale - 0.5  # pixel centres at integers
+            samples.append(PoseSample.from_keypoints(str(path), kp))
+            rows.append(f"{name}/{path.name}")
+            groups.append(t)
+            cams.append(c)
+    index = {b: k for k, b in enumerate(bodyparts)}
+    edges = [(index[a], index[b]) for a, b in views[0].edges if a in index and b in index]
+    return OracleData(root.name, rows, samples, list(bodyparts),
+                      edges or default_edges(len(bodyparts)), infer_flip_pairs(bodyparts),
+                      groups, cams, cameras, image_scale)
+
+
+def _extract_frames(video: Path, out: Path, n: int, scale: float) -> list[Path]:
+    """The first n frames of `video` as PNGs in `out` at `scale` (kept between runs)."""
+    paths = [out / f"{t:04d}.png" for t in range(n)]
+    if all(p.is_file() for p in paths):
+        return paths
+    out.mkdir(parents=True, exist_ok=True)
+    capture = cv2.VideoCapture(str(video))
+    try:
+        for path in paths:
+            ok, bgr = capture.read()
+            if not ok:
+                raise ValueError(f"{video}: fewer than {n} frames")
+            if scale != 1.0:
+                bgr = cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(path), bgr)
+    finally:
+        capture.release()
+    return paths
+
+
+def load_data(path: str | Path, cfg: ReplayConfig, out: Path) -> OracleData:
+    """A DeepLabCut project, or a multi-camera session folder (it has a board.toml)."""
+    if (Path(path) / "board.toml").is_file():
+        return load_multiview_data(path, out / "multiview-cache", cfg.image_scale)
+    if "views3d" in cfg.strategies:
+        raise ValueError("strategy views3d needs a multi-camera session folder (board.toml)")
+    return load_oracle_data(path)
 
 
 class _Replay:
@@ -166,7 +273,7 @@ class _Replay:
         self.data, self.cfg, self.workdir, self.log = data, cfg, workdir, log
         self.partial = partial
         self.images: dict[int, np.ndarray] = {}
-        self.pool, self.test = split_test(len(data.samples), cfg.test_fraction)
+        self.pool, self.test = split_test(len(data.samples), cfg.test_fraction, data.groups)
         self.model_cfg = ModelConfig(
             num_keypoints=len(data.keypoint_names), backbone=cfg.backbone,
             input_scale=cfg.input_scale, head_channels=cfg.head_channels, pretrained="auto")
@@ -229,6 +336,9 @@ class _Replay:
         k = min(self.cfg.batch, len(unlabeled))
         if strategy == "random":
             return sorted(rng.choice(unlabeled, size=k, replace=False).tolist())
+        if strategy == "views3d":
+            return self._fill(self.select_views3d(model, labeled, unlabeled, k), unlabeled, k,
+                              rng)
         labeled_emb = self.embeddings(model, labeled)
         if strategy == "kmeans":
             pool_emb = self.embeddings(model, unlabeled)
@@ -250,6 +360,38 @@ class _Replay:
         rows = hybrid_pick(scored.embeddings, scores, k, labeled=labeled_emb,
                            method=self.cfg.hybrid_method, seed=int(rng.integers(1 << 30)))
         return self._fill([unlabeled[r] for r in rows], unlabeled, k, rng)
+
+    def select_views3d(self, model: PoseNet, labeled: list[int], unlabeled: list[int],
+                       k: int) -> list[int]:
+        """Views that disagree most in 3D with the others, at moments spread in time: every
+        view of every pool moment with an unlabeled view is predicted (the platform's
+        3D-consistency scoring), labeled views are never picked again."""
+        data = self.data
+        assert data.groups is not None and data.views is not None and data.cameras
+        todo = set(unlabeled)
+        moments = sorted({data.groups[r] for r in unlabeled})
+        where = {(data.groups[r], data.views[r]): r for r in self.pool}
+        cells = [(c, t) for c in range(len(data.cameras)) for t in moments]
+        rows = [where.get((t, c)) for c, t in cells]
+        known = [r for r in rows if r is not None]
+        pred = predict_images(model, model.cfg, (self.image(r) for r in known), batch_size=8)
+        poses = np.full((len(cells), len(data.keypoint_names), 3), np.nan)
+        poses[[i for i, r in enumerate(rows) if r is not None]] = pred
+        poses[..., :2] = (poses[..., :2] + 0.5) / data.image_scale - 0.5  # full-size pixels
+        poses = poses.reshape(len(data.cameras), len(moments), -1, 3)
+        frame_scores, view_scores, view_px = score_views(data.cameras, poses, min_score=0.1)
+        free = np.array([[where.get((t, c)) in todo for t in moments]
+                         for c in range(len(data.cameras))])
+        eligible = np.array([frame_scores[f] if any(
+            free[c, f] for c in disagreeing_views(view_scores[:, f], view_px[:, f]))
+            else np.nan for f in range(len(moments))])
+        gap = max(1, (max(data.groups) + 1) // (2 * k))
+        picked: list[int] = []
+        for f in pick_frames(np.array(moments), eligible, k, gap):
+            for c in disagreeing_views(view_scores[:, f], view_px[:, f]):
+                if free[c, f] and len(picked) < k:
+                    picked.append(where[(moments[f], c)])
+        return picked
 
     @staticmethod
     def _fill(picked: list[int], unlabeled: list[int], k: int,
@@ -434,9 +576,9 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
     start = time.perf_counter()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    data = load_oracle_data(project_dir)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    data = load_data(project_dir, cfg, out)
     partial = out / "results.partial.jsonl"
     partial.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="poseloop-oracle-") as workdir:

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from learning.formats.errors import FormatError
 from learning.selection.oracle import (
     PRESETS,
-    STRATEGIES,
+    SINGLE_VIEW_STRATEGIES,
     WARM_STARTS,
     ReplayConfig,
     replay,
@@ -25,14 +25,20 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("project_dir", nargs="?",
-                            help="DeepLabCut project folder (config.yaml).")
+                            help="DeepLabCut project folder (config.yaml), or a multi-camera "
+                                 "session folder (board.toml, one folder per camera with its "
+                                 "video, board recording and poses) such as mouse-4cam.")
         parser.add_argument("--from-partial", action="store_true", dest="from_partial",
                             help="Only summarise an interrupted run's results.partial.jsonl "
                                  "in --out (complete seeds); trains nothing.")
         parser.add_argument("--out", required=True, help="Output folder.")
         parser.add_argument("--preset", choices=sorted(PRESETS), default="full",
                             help="Budget defaults (tiny: CI, full: the report).")
-        parser.add_argument("--strategies", default=",".join(STRATEGIES))
+        parser.add_argument("--strategies", default=",".join(SINGLE_VIEW_STRATEGIES),
+                            help="Comma-separated; views3d (3D consistency: the views that "
+                                 "disagree with the other cameras) needs multi-camera data.")
+        parser.add_argument("--image-scale", type=float, dest="image_scale",
+                            help="Multi-camera data: extract frames at this scale (0.25).")
         parser.add_argument("--seeds", type=int)
         parser.add_argument("--first-seed", type=int, dest="first_seed",
                             help="Run seeds first_seed .. first_seed + seeds - 1 (default 0). "
@@ -78,7 +84,7 @@ class Command(BaseCommand):
                     "steps_per_round",
                     "initial_steps", "test_fraction",
                     "input_scale", "head_channels", "backbone", "threads", "hybrid_method",
-                    "warm_start"):
+                    "warm_start", "image_scale"):
             if options.get(key) is not None:
                 values[key] = options[key]
         if options.get("minutes_per_round") is not None and options.get("steps_per_round") is None:
