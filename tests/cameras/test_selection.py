@@ -122,3 +122,22 @@ def test_single_camera_projects_get_no_3d_job(project, monkeypatch,
     with django_capture_on_commit_callbacks(execute=True):
         set_current(version)
     assert not Job.objects.filter(kind=JobKind.SCORE_3D).exists()
+
+
+def test_the_score_3d_job_runs_the_current_model_in_the_worker(
+        project, calibrated, session, settings, django_capture_on_commit_callbacks,
+        monkeypatch):
+    """The task through Celery (eager here) with a real, tiny model: the job succeeds and
+    reports what it scored; it goes to the inference queue like the other scoring."""
+    from jobs.dispatch import queue_of
+    from jobs.models import JobStatus
+
+    settings.SCORING_MAX_CANDIDATES = 3 * 6
+    monkeypatch.setattr(scoring, "queue_scoring", lambda *a: None)
+    version = make_version(project)
+    with django_capture_on_commit_callbacks(execute=True):
+        set_current(version)
+    job = Job.objects.get(kind=JobKind.SCORE_3D)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert job.result["scored_frames"] == 6 and job.result["sessions"] == 1
+    assert queue_of(JobKind.SCORE_3D) == "inference"
