@@ -146,6 +146,7 @@ ROUTES: dict[str, dict[str, Rule]] = {
     A + "models/<int:version_id>/activate/": {"post": api(PI)},
     A + "models/<int:version_id>/images/<int:n>/": {"get": api(MEMBERS, ok=NOT_FOUND_OK)},
     A + "frames/<int:frame_id>/prediction/": {"get": api(MEMBERS, ok=NOT_FOUND_OK)},
+    A + "frames/<int:frame_id>/reprojection/": {"get": api(MEMBERS)},
     A + "exports/dataset/": {"get": api(PI), "post": api(PI)},
     A + "exports/<str:name>/download/": {"get": api(PI, ok=NOT_FOUND_OK)},
     A + "videos/<int:video_id>/analyze/": {"post": api(PI)},
