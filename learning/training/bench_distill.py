@@ -52,6 +52,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="A video file to add to the project (when it has none).")
     parser.add_argument("--teacher-checkpoint", type=Path, default=None,
                         help="Use this engine checkpoint as the teacher instead of training.")
+    parser.add_argument("--student-checkpoint", type=Path, default=None,
+                        help="Measure this engine checkpoint as the student instead of "
+                             "distilling one (with --teacher-checkpoint: figures only).")
     parser.add_argument("--frames", type=int, default=defaults.frames,
                         help="Unlabeled frames the teacher labels.")
     parser.add_argument("--backbone", default=defaults.backbone, help="Student backbone.")
@@ -147,6 +150,36 @@ def _latency(bundle: Path, video: str, n: int, stdout: TextIO) -> dict[str, Any]
                            for t, f in by_threads.items()}}
 
 
+def _distilled(teacher: PoseNet, teacher_cfg: ModelConfig, data: ProjectDataset,
+               dcfg: DistillConfig, project: Project, options: dict[str, Any], tmp: str,
+               stdout: TextIO, show: Any) -> tuple[PoseNet, ModelConfig, Any, list, float]:
+    """The teacher labels the videos' frames, then the student is distilled."""
+    runner = OnnxRunner(export_onnx(teacher, teacher_cfg, os.path.join(tmp, "teacher.onnx")))
+    pseudo, label_s = pseudo_labeled(runner, teacher_cfg, project_videos(project), dcfg, tmp)
+    stdout.write(f"teacher labelled {len(pseudo)} frames in {label_s:.0f} s\n")
+    scfg = student_config(teacher_cfg, dcfg, pretrained_weights(dcfg.backbone))
+    train_cfg = train_config_for(options["student_minutes"],
+                                 len(data.train) * dcfg.human_repeat + len(pseudo),
+                                 data.flip_pairs, _overrides(options))
+    stdout.write(f"student: {scfg.backbone}, head {scfg.head_channels}, input scale "
+                 f"{scfg.input_scale}, {options['student_minutes']} min\n")
+    result = distill(data.train, pseudo, scfg, train_cfg, dcfg, progress=show,
+                     keypoint_names=data.keypoint_names)
+    return result.model, scfg, result, pseudo, label_s
+
+
+def _saved_student(options: dict[str, Any]) -> tuple[PoseNet, ModelConfig, Any, list, float]:
+    """A student saved by an earlier run (--save): measured, not trained."""
+    from types import SimpleNamespace
+
+    from learning.engine.checkpoint import load_model
+
+    model, cfg = load_model(str(options["student_checkpoint"]))
+    result = SimpleNamespace(model=model, device=str(next(model.parameters()).device),
+                             epochs=0, stopped_by="", seconds=0.0, images_per_s=0.0)
+    return model, cfg, result, [], 0.0
+
+
 def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     project = Project.objects.filter(name=options["project"]).first()
     if project is None:
@@ -175,18 +208,11 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     stdout.write(f"teacher test RMSE {teacher_metrics['test_rmse_px']} px\n")
     save = options.get("save")
     with tempfile.TemporaryDirectory(prefix="bench-distill-") as tmp:
-        runner = OnnxRunner(export_onnx(teacher, teacher_cfg, os.path.join(tmp, "teacher.onnx")))
-        pseudo, label_s = pseudo_labeled(runner, teacher_cfg, project_videos(project), dcfg, tmp)
-        stdout.write(f"teacher labelled {len(pseudo)} frames in {label_s:.0f} s\n")
-        scfg = student_config(teacher_cfg, dcfg, pretrained_weights(dcfg.backbone))
-        train_cfg = train_config_for(options["student_minutes"],
-                                     len(data.train) * dcfg.human_repeat + len(pseudo),
-                                     data.flip_pairs, _overrides(options))
-        stdout.write(f"student: {scfg.backbone}, head {scfg.head_channels}, input scale "
-                     f"{scfg.input_scale}, {options['student_minutes']} min\n")
-        result = distill(data.train, pseudo, scfg, train_cfg, dcfg, progress=show,
-                         keypoint_names=data.keypoint_names)
-        student = result.model
+        if options.get("student_checkpoint"):
+            student, scfg, result, pseudo, label_s = _saved_student(options)
+        else:
+            student, scfg, result, pseudo, label_s = _distilled(
+                teacher, teacher_cfg, data, dcfg, project, options, tmp, stdout, show)
         metrics, _ = evaluate_model(student, scfg, data.train, data.test, data.keypoint_names)
         extra = comparison(teacher, teacher_cfg, result, scfg, data, pseudo, dcfg, label_s)
         stdout.write(f"student test RMSE {metrics['test_rmse_px']} px "

@@ -59,9 +59,17 @@ def test_pi_makes_a_fast_model_of_the_current_one(live, tmp_path):
     bundle = zipfile.ZipFile(io.BytesIO(response.content))
     meta = json.loads(bundle.read("poseloop_model.json"))
     assert meta["model_config"]["backbone"] == "mobilenet_v3_small"
-    # Within the project's (generous) tolerance: the student analyses videos by default.
-    analysis = pi.post(f"projects/{pid}/videos/{video['id']}/analyze/", {"tracking": False},
-                       expect=(202,))
-    assert analysis["params"]["version_id"] == student["id"]
+    # Chosen for an analysis, the student analyses the video in the worker.
+    analysis = pi.post(f"projects/{pid}/videos/{video['id']}/analyze/",
+                       {"tracking": False, "version": student["id"]}, expect=(202,))
     done = pi.wait_job(pid, analysis["id"], timeout_s=300)
     assert done["result"]["frames"] == VIDEO["n_frames"]
+    assert done["result"]["version_id"] == student["id"]
+    # Not chosen: the student when it is within the project's tolerance of its teacher
+    # (seconds of training give no promise of that, so the rule is checked either way).
+    metrics = student["metrics"]
+    within = metrics["test_rmse_px"] <= metrics["teacher_test_rmse_px"] + 100.0
+    default = pi.post(f"projects/{pid}/videos/{video['id']}/analyze/", {"tracking": False},
+                      expect=(202,))
+    assert default["params"]["version_id"] == (student["id"] if within else teacher["id"])
+    pi.wait_job(pid, default["id"], timeout_s=300)

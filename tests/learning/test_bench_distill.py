@@ -1,0 +1,50 @@
+"""`bench distill`: the checkable interface of the distillation benchmark."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.videofactory import make_video
+
+KEYS = ("teacher_test_rmse_px", "student_test_rmse_px", "teacher_fps_end_to_end",
+        "student_fps_end_to_end", "student_latency_ms_p50", "student_latency_ms_p99", "device")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_bench_distill_prints_the_figures_last(project, labeled_frames, tmp_path):
+    labeled_frames(project, 10, stride=2)
+    clip = make_video(tmp_path, n_frames=40)
+    out = io.StringIO()
+    call_command("bench", "distill", "--project", project.name, "--teacher-minutes", "0.03",
+                 "--student-minutes", "0.03", "--frames", "12", "--head-channels", "16",
+                 "--fps-frames", "32", "--latency-frames", "10", "--video", str(clip.path),
+                 "--save", str(tmp_path / "saved"), stdout=out)
+    result = json.loads(out.getvalue().strip().splitlines()[-1])
+    for key in KEYS:
+        assert key in result, key
+    assert result["student_fps_end_to_end"] > 0 and result["teacher_fps_end_to_end"] > 0
+    assert 0 < result["student_latency_ms_p50"] <= result["student_latency_ms_p99"]
+    assert result["distill"]["pseudo_frames"] == 12
+    assert result["student"]["gflop_per_frame"] < result["teacher"]["gflop_per_frame"]
+    assert (tmp_path / "saved" / "student.zip").is_file()
+
+    # Figures again for the saved networks, without training.
+    again = io.StringIO()
+    call_command("bench", "distill", "--project", project.name,
+                 "--teacher-checkpoint", str(tmp_path / "saved" / "teacher.pt"),
+                 "--student-checkpoint", str(tmp_path / "saved" / "student.pt"),
+                 "--fps-frames", "16", "--latency-frames", "5", stdout=again)
+    second = json.loads(again.getvalue().strip().splitlines()[-1])
+    assert second["student_test_rmse_px"] == pytest.approx(result["student_test_rmse_px"])
+
+
+@pytest.mark.django_db
+def test_bench_distill_needs_a_video(project, labeled_frames):
+    labeled_frames(project, 4)
+    with pytest.raises(CommandError, match="no videos"):
+        call_command("bench", "distill", "--project", project.name, stdout=io.StringIO())
