@@ -379,16 +379,16 @@ class _Replay:
         poses[[i for i, r in enumerate(rows) if r is not None]] = pred
         poses[..., :2] = (poses[..., :2] + 0.5) / data.image_scale - 0.5  # full-size pixels
         poses = poses.reshape(len(data.cameras), len(moments), -1, 3)
-        frame_scores, view_scores, view_px = score_views(data.cameras, poses, min_score=0.1)
+        frame_scores, blame, view_px = score_views(data.cameras, poses, min_score=0.1)
         free = np.array([[where.get((t, c)) in todo for t in moments]
                          for c in range(len(data.cameras))])
         eligible = np.array([frame_scores[f] if any(
-            free[c, f] for c in disagreeing_views(view_scores[:, f], view_px[:, f]))
+            free[c, f] for c in disagreeing_views(blame[:, f], view_px[:, f]))
             else np.nan for f in range(len(moments))])
         gap = max(1, (max(data.groups) + 1) // (2 * k))
         picked: list[int] = []
         for f in pick_frames(np.array(moments), eligible, k, gap):
-            for c in disagreeing_views(view_scores[:, f], view_px[:, f]):
+            for c in disagreeing_views(blame[:, f], view_px[:, f]):
                 if free[c, f] and len(picked) < k:
                     picked.append(where[(moments[f], c)])
         return picked

@@ -4,11 +4,12 @@ When a project has sessions whose rig has a ready calibration and a current mode
 predicts 2D poses in every view at the same session frames (session frame t is video frame
 t + the view's offset); `learning.geometry.consistency.view_disagreement` triangulates each
 point from the other views and measures how far each view's prediction is from where the
-others put it. Frames whose worst view disagrees by `views3d.MIN_ERROR_PX` or more are chosen by
-error, spread in time (no two chosen frames of a session closer than `min_gap`), and the
-disagreeing view(s) of each — the Frame of that view's video at that index, created as the
-scoring job creates its frames — are queued with the reason "views_3d" and the camera, its
-error and the session frame in the entry's components.
+others put it; the view to blame is the one whose removal makes the others agree
+(`learning.selection.views3d.score_views`). Frames are chosen by their disagreement, spread
+in time (no two chosen frames of a session closer than `min_gap`), and the view(s) to blame
+of each (at least `views3d.MIN_ERROR_PX` off) — the Frame of that view's video at that
+index, created as the scoring job creates its frames — are queued with the reason
+"views_3d" and the camera, its error and the session frame in the entry's components.
 
 Runs as a "score_3d" job (`cameras.tasks.score_views_3d_task`, inference queue), queued when
 a model becomes current (`on_current_model_saved`, connected in `CamerasConfig.ready`: the
@@ -84,7 +85,7 @@ class SessionScores:
     frames: np.ndarray  # (F,) session frame indices
     poses: np.ndarray  # (C, F, K, 3)
     frame_scores: np.ndarray  # (F,) worst view's `view_disagreement` (ranks frames)
-    view_scores: np.ndarray  # (C, F) `view_disagreement` per view (ranks views), NaN: none
+    blame: np.ndarray  # (C, F) how much the frame score drops without the view (`score_views`)
     view_px: np.ndarray  # (C, F) mean leave-one-out error in px (thresholds, the queue)
 
 
@@ -125,8 +126,8 @@ def score_session(target: CalibratedSession, frames: np.ndarray, predict: Predic
     if len(frames) == 0:
         empty = np.zeros((len(target.views), 0))
         return SessionScores(target, frames, poses, np.zeros(0), empty, empty)
-    frame_scores, view_scores, view_px = score_views(target.cameras, poses, min_score)
-    return SessionScores(target, frames, poses, frame_scores, view_scores, view_px)
+    frame_scores, blame, view_px = score_views(target.cameras, poses, min_score)
+    return SessionScores(target, frames, poses, frame_scores, blame, view_px)
 
 
 def priority(error_px: float) -> float:
@@ -161,7 +162,7 @@ def choose(scored: list[SessionScores], needed: int, taken: set[tuple[int, int]]
         for row, t in enumerate(result.frames):
             free = [c for c, v in enumerate(result.target.views)
                     if (v.video_id, int(t) + v.offset) not in taken]
-            views = disagreeing_views(result.view_scores[:, row], result.view_px[:, row])
+            views = disagreeing_views(result.blame[:, row], result.view_px[:, row])
             if not set(views) & set(free):
                 eligible[row] = np.nan
         rows += [(float(result.frame_scores[r]), s, r)
@@ -171,7 +172,7 @@ def choose(scored: list[SessionScores], needed: int, taken: set[tuple[int, int]]
         result = scored[s]
         t = int(result.frames[row])
         errors = result.view_px[:, row]
-        for c in disagreeing_views(result.view_scores[:, row], errors):
+        for c in disagreeing_views(result.blame[:, row], errors):
             view = result.target.views[c]
             key = ("video", view.video_id, t + view.offset)
             if (view.video_id, t + view.offset) in taken:
@@ -180,7 +181,7 @@ def choose(scored: list[SessionScores], needed: int, taken: set[tuple[int, int]]
                 "score": priority(float(errors[c])),
                 "camera": view.camera,
                 "view_error_px": round(float(errors[c]), 2),
-                "disagreement": round(float(result.view_scores[c, row]), 3),
+                "disagreement": round(float(result.blame[c, row]), 3),
                 "session": result.target.session.name,
                 "session_frame": t,
                 "keypoints": predicted_keypoints(result.poses[c, row]),

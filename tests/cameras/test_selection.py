@@ -98,7 +98,8 @@ def test_chosen_frames_are_spread_in_time():
     assert views3d.disagreeing_views(np.array([2.0, 30.0, np.nan]), px) == [1]
     assert views3d.disagreeing_views(np.array([20.0, 30.0, 3.0]), px) == [1]
     assert views3d.disagreeing_views(np.array([28.0, 30.0, 3.0]), px) == [1, 0]
-    # ranked by score, but a view must also be MIN_ERROR_PX off in pixels
+    assert views3d.disagreeing_views(np.array([-1.0, 0.0, np.nan]), px) == []  # none to blame
+    # ranked by blame, but a view must also be MIN_ERROR_PX off in pixels
     assert views3d.disagreeing_views(np.array([28.0, 30.0, 3.0]), np.array([9, 3, 9.0])) \
         == [0]
 
