@@ -20,6 +20,7 @@ BENCHMARKS = {
     "distill": "learning.training.bench_distill",
     "infer": "learning.analysis.bench_infer",
     "score": "learning.selection.bench_score",
+    "views3d": "learning.selection.bench_views3d",
     "loop": "poseloop.bench_loop",
     "fanout": "learning.analysis.bench_fanout",
 }
