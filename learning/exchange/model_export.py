@@ -35,6 +35,8 @@ class BundleMeta(TypedDict):
     format: str
     project: str
     iteration: int
+    kind: str
+    teacher_iteration: int | None
     bodyparts: list[str]
     colors: list[str]
     skeleton: list[list[str]]
@@ -53,6 +55,9 @@ def bundle_meta(version: ModelVersion, cfg: ModelConfig) -> BundleMeta:
         "format": BUNDLE_FORMAT,
         "project": version.project.name,
         "iteration": version.iteration,
+        # "student": a fast model distilled from model `teacher_iteration` (issue 20).
+        "kind": version.kind,
+        "teacher_iteration": version.teacher.iteration if version.teacher_id else None,
         "bodyparts": [bp["name"] for bp in skeleton["bodyparts"]],
         "colors": [bp["color"] for bp in skeleton["bodyparts"]],
         "skeleton": skeleton["edges"],

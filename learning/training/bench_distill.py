@@ -30,7 +30,7 @@ from learning.engine.network import PoseNet
 from learning.engine.realtime import RealtimePose, latency_ms
 from learning.engine.train import TrainProgress
 from learning.exchange.model_export import bundle_meta, write_bundle
-from learning.models import ModelVersion
+from learning.models import ModelVersion, VersionKind
 from learning.training.bench_train import held_out_frames
 from learning.training.datasets import ProjectDataset, build_dataset
 from learning.training.distill import comparison, project_videos, pseudo_labeled
@@ -229,7 +229,8 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
                      f"student {fps_student:.1f} fps\n")
         folder = Path(save) if save else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        unsaved = ModelVersion(project=project, iteration=0, metrics=dict(metrics))
+        unsaved = ModelVersion(project=project, iteration=0, kind=VersionKind.STUDENT,
+                               metrics=dict(metrics))
         bundle = write_bundle(student, scfg, bundle_meta(unsaved, scfg), folder / "student.zip")
         latency = _latency(bundle, path, options["latency_frames"], stdout)
         if save:

@@ -59,6 +59,7 @@ def test_pi_makes_a_fast_model_of_the_current_one(live, tmp_path):
     bundle = zipfile.ZipFile(io.BytesIO(response.content))
     meta = json.loads(bundle.read("poseloop_model.json"))
     assert meta["model_config"]["backbone"] == "mobilenet_v3_small"
+    assert (meta["kind"], meta["teacher_iteration"]) == ("student", teacher["iteration"])
     # Chosen for an analysis, the student analyses the video in the worker.
     analysis = pi.post(f"projects/{pid}/videos/{video['id']}/analyze/",
                        {"tracking": False, "version": student["id"]}, expect=(202,))
