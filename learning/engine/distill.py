@@ -33,12 +33,14 @@ class DistillConfig:
     """What the student is and how it learns from the teacher.
 
     `input_scale` None keeps the teacher's. `frames`: unlabeled frames the teacher labels.
+    The defaults are the student measured on openfield (`docs/benchmarks.md`, issue 20):
+    head 32 ran 82 whole frames/s end to end on two cores where head 64 could not reach 60.
     """
 
     backbone: str = "mobilenet_v3_small"
-    head_channels: int = 64
+    head_channels: int = 32
     input_scale: float | None = None
-    frames: int = 1000
+    frames: int = 400
     min_confidence: float = 0.5
     weighting: str = "confidence"
     human_repeat: int = 4
