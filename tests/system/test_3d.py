@@ -31,6 +31,7 @@ board_marker_bits = 4
 board_marker_dict_number = 50
 """
 N_FRAMES = 24
+RETRAIN_AFTER = 6
 
 
 def _distances(points: np.ndarray) -> np.ndarray:
@@ -42,7 +43,8 @@ def test_pi_calibrates_a_rig_and_triangulates_a_session(live, browser, tmp_path)
     pi = live.pi
     project = pi.create_project(
         "rig-3d", [{"name": b} for b in synthetic.BODYPARTS],
-        [list(e) for e in synthetic.EDGES], [])
+        [list(e) for e in synthetic.EDGES], [], retrain_after_labels=RETRAIN_AFTER,
+        queue_size=12, input_scale=1.0)
     pid = project["id"]
     cams = synthetic.ring_rig(3, radius=300, height=400, size=(640, 512), focal=600,
                               dist=(-0.15, 0.05, 0, 0, 0), seed=1)
@@ -106,6 +108,26 @@ def test_pi_calibrates_a_rig_and_triangulates_a_session(live, browser, tmp_path)
     assert np.median(error) < 1.0 and np.percentile(error, 95) < 3.0  # mm, 0.3 px 2D noise
     csv = pi.call("GET", tri["downloads"]["points3d.csv"].removeprefix("/api/")).text
     assert "x" in io.StringIO(csv).readlines()[2]
+
+    # a model trained on one view's labels becomes current: the worker scores the session's
+    # views for 3D disagreement (a score_3d job on the inference queue)
+    ids = [bp["id"] for bp in project["skeleton"]["bodyparts"]]
+    first = cams[0]
+    extract = pi.post(f"projects/{pid}/videos/{views[first.name]}/extract/",
+                      {"strategy": "uniform", "n": 8}, expect=(202,))
+    pi.wait_job(pid, extract["id"], timeout_s=120)
+    in_view = synthetic.render_points([first], truth)[0] / 4  # 640 x 512 rig -> 160 x 120 clip
+    for _ in range(RETRAIN_AFTER):
+        leased = pi.lease(pid)
+        assert leased is not None
+        xy = np.clip(in_view[leased["frame"]["frame_index"]], 1, 118)
+        pi.submit(pid, leased, [{"bodypart": b, "x": float(x), "y": float(y),
+                                 "state": "visible"} for b, (x, y) in zip(ids, xy, strict=True)])
+    train = wait_for("a training job", lambda: pi.jobs(pid, "train"), timeout_s=30)
+    pi.wait_job(pid, train[0]["id"], timeout_s=300)
+    scored = wait_for("a 3D scoring job", lambda: pi.jobs(pid, "score_3d"), timeout_s=60)
+    done = pi.wait_job(pid, scored[0]["id"], timeout_s=300)
+    assert done["params"]["version_id"] == pi.current_model(pid)["id"]
 
     # the session page's 3D viewer draws it
     context, page, errors = log_in(browser, live, "pi", PI_PASSWORD,
