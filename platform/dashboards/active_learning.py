@@ -28,7 +28,8 @@ from projects.models import Project
 
 # Reasons where the model's own scores chose the frame; the others are the baseline
 # (frames picked for coverage or by hand, i.e. not by how badly the model does on them).
-MODEL_REASONS = (QueueReason.UNCERTAINTY, QueueReason.TEMPORAL, QueueReason.SKELETON)
+MODEL_REASONS = (QueueReason.UNCERTAINTY, QueueReason.TEMPORAL, QueueReason.SKELETON,
+                 QueueReason.VIEWS_3D)
 BASELINE_REASONS = (QueueReason.DIVERSITY, QueueReason.MANUAL)
 PREDICTION_KEY = "keypoints"
 ORACLE_PATH = "projects/{project_id}/oracle/results.csv"
