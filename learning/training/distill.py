@@ -26,13 +26,11 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db import transaction
 from django.utils import timezone
 
-from jobs.dispatch import dispatch_on_commit
 from jobs.models import JobKind
-from jobs.progress import create_job, report
+from jobs.progress import report
 from learning.engine.checkpoint import save_checkpoint
 from learning.engine.config import ModelConfig
 from learning.engine.data import PoseSample, pad_to_multiple, resize_for_network
@@ -54,10 +52,9 @@ from learning.training.registry import current_version, loaded_model, lock_proje
 from learning.training.runs import (
     TRAIN_SHARE,
     Monitor,
-    active_version,
     evaluate_and_store,
     pretrained_weights,
-    reap_stale,
+    queue_version,
     run_claimed,
     train_config_for,
 )
@@ -106,30 +103,10 @@ def start_distillation(teacher: ModelVersion, *, user: AbstractBaseUser | None =
     if not project_videos(project):
         raise ValidationError({"detail": "The teacher labels frames of the project's videos, "
                                          "and this project has none: upload one first."})
-    with transaction.atomic():
-        reap_stale(project.pk)
-        if active_version(project) is not None:
-            raise Conflict("A training of this project is already queued or running.")
-        iteration = (ModelVersion.objects.filter(project=project)
-                     .aggregate(m=Max("iteration"))["m"] or 0) + 1
-        job = create_job(project.pk, JobKind.DISTILL, user_id=getattr(user, "pk", None),
-                         params={"minutes": minutes, "teacher_id": teacher.pk,
-                                 "distill": cfg.to_dict()})
-        try:
-            with transaction.atomic():
-                version = ModelVersion.objects.create(
-                    project=project, iteration=iteration, status=VersionStatus.QUEUED,
-                    kind=VersionKind.STUDENT, teacher=teacher, budget_minutes=minutes,
-                    trigger="distill", job=job,
-                    created_by=user if user is not None and user.is_authenticated else None,
-                )
-        except IntegrityError:
-            raise Conflict("A training of this project is already queued or running.") from None
-        job.params = {**job.params, "version_id": version.pk}
-        job.save(update_fields=["params", "updated_at"])
-        if dispatch:
-            dispatch_on_commit(job)
-    return version
+    return queue_version(project, JobKind.DISTILL,
+                         {"minutes": minutes, "teacher_id": teacher.pk, "distill": cfg.to_dict()},
+                         user, dispatch=dispatch, kind=VersionKind.STUDENT, teacher=teacher,
+                         budget_minutes=minutes, trigger="distill")
 
 
 # --- the run --------------------------------------------------------------------------------

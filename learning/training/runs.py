@@ -173,26 +173,40 @@ def start_training(project: Project, *, user: AbstractBaseUser | None = None,
     if n_labeled < MIN_LABELED_FRAMES:
         raise ValidationError({"detail": f"Training needs at least {MIN_LABELED_FRAMES} labeled "
                                          f"frames; this project has {n_labeled}."})
+    return queue_version(project, JobKind.TRAIN,
+                         {"minutes": minutes, "trigger": trigger, "overrides": overrides}, user,
+                         budget_minutes=minutes, trigger=trigger)
+
+
+def queue_version(project: Project, job_kind: JobKind, params: dict[str, Any],
+                  user: AbstractBaseUser | None, *, dispatch: bool = True,
+                  **fields: Any) -> ModelVersion:
+    """A new queued version (the next iteration) and its job; the task is sent on commit.
+
+    Shared by training and distillation: one version of a project is active at a time. The
+    lock is the `one_active_training` partial unique index (the INSERT fails → Conflict);
+    stale versions are reaped first. `fields` are the version's other fields.
+    """
     with transaction.atomic():
         reap_stale(project.pk)
         if active_version(project) is not None:
             raise Conflict("A training of this project is already queued or running.")
         iteration = (ModelVersion.objects.filter(project=project)
                      .aggregate(m=Max("iteration"))["m"] or 0) + 1
-        job = create_job(project.pk, JobKind.TRAIN, user_id=getattr(user, "pk", None),
-                         params={"minutes": minutes, "trigger": trigger, "overrides": overrides})
+        job = create_job(project.pk, job_kind, user_id=getattr(user, "pk", None),
+                         params=params)
         try:
             with transaction.atomic():
                 version = ModelVersion.objects.create(
-                    project=project, iteration=iteration, status=VersionStatus.QUEUED,
-                    budget_minutes=minutes, trigger=trigger, job=job,
+                    project=project, iteration=iteration, status=VersionStatus.QUEUED, job=job,
                     created_by=user if user is not None and user.is_authenticated else None,
-                )
+                    **fields)
         except IntegrityError:
             raise Conflict("A training of this project is already queued or running.") from None
         job.params = {**job.params, "version_id": version.pk}
         job.save(update_fields=["params", "updated_at"])
-        dispatch_on_commit(job)
+        if dispatch:
+            dispatch_on_commit(job)
     return version
 
 

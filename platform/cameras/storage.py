@@ -46,14 +46,3 @@ def save_file(local: Path, name: str) -> str:
     with local.open("rb") as fh:
         return default_storage.save(name, File(fh))
 
-
-def delete_folder(folder: str) -> None:
-    """Delete the stored files under `folder` (best effort: storage may list lazily)."""
-    try:
-        dirs, files = default_storage.listdir(folder)
-    except (FileNotFoundError, NotImplementedError):
-        return
-    for name in files:
-        default_storage.delete(f"{folder}/{name}")
-    for sub in dirs:
-        delete_folder(f"{folder}/{sub}")
