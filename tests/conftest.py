@@ -26,11 +26,25 @@ def pytest_collection_modifyitems(config, items):
 
     vendor = "postgres" if "postgresql" in settings.DATABASES["default"]["ENGINE"] else "sqlite"
     other = "sqlite" if vendor == "postgres" else "postgres"
-    keep = [item for item in items if item.get_closest_marker(other) is None]
-    dropped = [item for item in items if item.get_closest_marker(other) is not None]
+    once = os.environ.get("POSELOOP_TESTS_DATABASE_ONLY") == "1"
+    keep = [item for item in items if item.get_closest_marker(other) is None
+            and not (once and not uses_database(item))]
+    dropped = [item for item in items if item not in keep]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def uses_database(item) -> bool:
+    """Whether a test touches the database or the stack (directly or through its fixtures).
+
+    `.ci/run`'s second pass (SQLite after PostgreSQL) sets POSELOOP_TESTS_DATABASE_ONLY=1 and
+    runs only these: the others (the engine, geometry, formats…) do not depend on the
+    database and ran in the first pass. `make test` alone runs everything."""
+    return (item.get_closest_marker("django_db") is not None
+            or item.get_closest_marker("system") is not None
+            or bool({"db", "transactional_db", "live_server", "live"}
+                    & set(getattr(item, "fixturenames", ()))))
 
 
 @pytest.fixture(autouse=True)
