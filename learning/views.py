@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -68,15 +71,23 @@ def version_page(request: HttpRequest, project_id: int, version_id: int) -> Http
 @require_POST
 def train_action(request: HttpRequest, project_id: int) -> HttpResponse:
     project = get_project_for(request.user, project_id, PI_ONLY)
+    return _queue(request, project, lambda minutes: training.start_training(
+        project, user=request.user, minutes=minutes),
+        lambda version: f"Training of model {version.iteration} queued.")
+
+
+def _queue(request: HttpRequest, project: Any, start: Callable[[float | None], ModelVersion],
+           done: Callable[[ModelVersion], str]) -> HttpResponse:
+    """Queue a training or a distillation with the form's minutes; say what happened."""
     try:
         minutes = float(request.POST["minutes"]) if request.POST.get("minutes") else None
-        version = training.start_training(project, user=request.user, minutes=minutes)
+        version = start(minutes)
     except ValueError:
         messages.error(request, "Minutes must be a number.")
     except (ValidationError, Conflict) as exc:
         messages.error(request, exc.detail if isinstance(exc, Conflict) else " ".join(exc.messages))
     else:
-        messages.success(request, f"Training of model {version.iteration} queued.")
+        messages.success(request, done(version))
     return redirect("learning:models", project_id=project.pk)
 
 
@@ -86,17 +97,10 @@ def distill_action(request: HttpRequest, project_id: int, version_id: int) -> Ht
     """"Make a fast model" of a ready version (PI): a student distilled from it."""
     project = get_project_for(request.user, project_id, PI_ONLY)
     teacher = get_object_or_404(ModelVersion, pk=version_id, project=project)
-    try:
-        minutes = float(request.POST["minutes"]) if request.POST.get("minutes") else None
-        version = distillation.start_distillation(teacher, user=request.user, minutes=minutes)
-    except ValueError:
-        messages.error(request, "Minutes must be a number.")
-    except (ValidationError, Conflict) as exc:
-        messages.error(request, exc.detail if isinstance(exc, Conflict) else " ".join(exc.messages))
-    else:
-        messages.success(request, f"Fast model {version.iteration} (a student of model "
-                                  f"{teacher.iteration}) queued.")
-    return redirect("learning:models", project_id=project.pk)
+    return _queue(request, project, lambda minutes: distillation.start_distillation(
+        teacher, user=request.user, minutes=minutes),
+        lambda version: f"Fast model {version.iteration} (a student of model "
+                        f"{teacher.iteration}) queued.")
 
 
 @login_required
