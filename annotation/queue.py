@@ -266,8 +266,13 @@ def _enqueue_chunk(project: Project, ids: list[int], reason: QueueReason,
 def enqueue_frames(project_id: int, frame_ids: Iterable[int], *, reason: str,
                    priorities: Mapping[int, float] | Sequence[float] | None = None,
                    components: Mapping[int, dict] | Sequence[dict] | None = None,
-                   model_version_id: int | None = None) -> int:
+                   model_version_id: int | None = None,
+                   within_queue_size: bool = False) -> int:
     """Upsert queue entries for frames of the project; returns how many were created or re-ranked.
+
+    `within_queue_size` (model refills): new entries stop at the project's queue size, the
+    highest priorities first, counted under the project row lock, so two refills finishing at
+    once (the 2D scoring and the 3D-consistency scoring) cannot overfill the queue.
 
     Open entries are re-ranked in place (priority, reason, components, model version); leased
     ones are left alone; frames with a submitted/accepted label are skipped unless
@@ -276,8 +281,22 @@ def enqueue_frames(project_id: int, frame_ids: Iterable[int], *, reason: str,
     `one_live_entry_per_frame` constraint (INSERT … ON CONFLICT DO NOTHING) keeps concurrent
     calls from duplicating an entry, and re-ranking is a conditional UPDATE on status=open.
     """
-    created, updated = _enqueue(project_id, frame_ids, QueueReason(reason), priorities,
-                                components, model_version_id, allow_flagged=False)
+    if not within_queue_size:
+        created, updated = _enqueue(project_id, frame_ids, QueueReason(reason), priorities,
+                                    components, model_version_id, allow_flagged=False)
+        return created + updated
+    ids = list(dict.fromkeys(int(f) for f in frame_ids))
+    prio = _per_frame(ids, priorities, 0.0)
+    comps = _per_frame(ids, components, {})
+    with transaction.atomic():
+        project = Project.objects.select_for_update().get(pk=project_id)
+        live = QueueEntry.objects.filter(project_id=project_id, status__in=LIVE_STATUSES)
+        queued = set(live.filter(frame_id__in=ids).values_list("frame_id", flat=True))
+        room = max(0, project.queue_size - live.count())
+        fresh = set(sorted((f for f in ids if f not in queued), key=lambda f: -prio[f])[:room])
+        kept = [f for f in ids if f in queued or f in fresh]
+        created, updated = _enqueue(project_id, kept, QueueReason(reason), prio, comps,
+                                    model_version_id, allow_flagged=False)
     return created + updated
 
 

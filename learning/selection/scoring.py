@@ -378,7 +378,8 @@ def _enqueue_chosen(project: Project, chosen: dict[Key, tuple[dict[str, Any], st
         enqueued += enqueue_frames(
             project.pk, list(entries), reason=reason,
             priorities={f: p for f, (p, _) in entries.items()},
-            components={f: c for f, (_, c) in entries.items()}, model_version_id=version_id)
+            components={f: c for f, (_, c) in entries.items()}, model_version_id=version_id,
+            within_queue_size=True)
     return enqueued
 
 

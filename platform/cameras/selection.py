@@ -239,7 +239,7 @@ def score_views_3d(project_id: int, version_id: int, *, progress: Progress | Non
         enqueued = enqueue_frames(
             project_id, list(by_frame), reason=QueueReason.VIEWS_3D,
             priorities={f: c["score"] for f, c in by_frame.items()},
-            components=by_frame, model_version_id=version_id)
+            components=by_frame, model_version_id=version_id, within_queue_size=True)
     return Score3dSummary(version_id=version_id, sessions=len(targets),
                           scored_frames=int(sum(len(s.frames) for s in scored)), needed=needed,
                           enqueued=enqueued, seconds=round(time.perf_counter() - start, 2),

@@ -171,6 +171,22 @@ def test_enqueue_upserts_without_touching_leases(project, frames, users):
         5.0, 3, {"u": 1.0})
 
 
+def test_model_refills_stop_at_the_queue_size_best_first(project, frames):
+    project.queue_size = 3
+    project.save(update_fields=["queue_size"])
+    assert enqueue(project, frames[:2], priorities=[1.0, 1.0], within_queue_size=True) == 2
+    # A second refill (say the 3D scoring, finishing after the 2D one) has room for one more:
+    # its best frame goes in; re-ranking the queued frames[0] still happens.
+    changed = enqueue(project, [frames[0], frames[2], frames[3]], priorities=[9.0, 2.0, 5.0],
+                      within_queue_size=True)
+    assert changed == 2
+    open_frames = set(QueueEntry.objects.values_list("frame_id", flat=True))
+    assert open_frames == {frames[0].pk, frames[1].pk, frames[3].pk}
+    assert QueueEntry.objects.get(frame=frames[0]).priority == 9.0
+    assert enqueue(project, frames[4:5], within_queue_size=True) == 0  # full
+    assert enqueue(project, frames[4:5]) == 1  # the PI's and other callers' adds are not capped
+
+
 def test_labeled_frames_are_not_requeued_unless_review(project, frames, users):
     LabelFactory(project=project, frame=frames[0], annotator=users["annotator"])
     assert enqueue(project, frames[:1]) == 0
