@@ -3,10 +3,12 @@
 from django.urls import path
 
 from learning import api, api_datasets
+from learning.zoo import api as zoo_api
 
 urlpatterns = [
     path("models/", api.ModelListApi.as_view(), name="models"),
     path("models/current/", api.CurrentModelApi.as_view(), name="model-current"),
+    path("models/adopt/", zoo_api.AdoptApi.as_view(), name="model-adopt"),
     path("models/train/", api.TrainApi.as_view(), name="model-train"),
     path("models/<int:version_id>/", api.ModelDetailApi.as_view(), name="model"),
     path("models/<int:version_id>/cancel/", api.CancelApi.as_view(), name="model-cancel"),

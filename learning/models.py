@@ -26,6 +26,7 @@ class VersionStatus(models.TextChoices):
 class VersionKind(models.TextChoices):
     STANDARD = "standard", "Standard"
     STUDENT = "student", "Fast (distilled)"
+    TRANSFERRED = "transferred", "From another model"
 
 
 # A project has at most one version in these states (the `one_active_training` index).
@@ -87,8 +88,9 @@ class ModelVersion(models.Model):
         help_text="The model this one was warm-started from.",
     )
     kind = models.CharField(
-        max_length=10, choices=VersionKind.choices, default=VersionKind.STANDARD,
-        help_text="student: a small network distilled from `teacher` for fast analysis.",
+        max_length=12, choices=VersionKind.choices, default=VersionKind.STANDARD,
+        help_text="student: a small network distilled from `teacher` for fast analysis; "
+                  "transferred: adopted from another project or the zoo (no training here).",
     )
     teacher = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="students",
@@ -181,3 +183,6 @@ class SplitAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"frame {self.frame_id}: {self.split}"
+
+
+from learning.zoo.models import ZooEntry  # noqa: E402,F401  (the zoo's model, in this app)

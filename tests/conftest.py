@@ -40,7 +40,10 @@ def uses_database(item) -> bool:
 
     `.ci/run`'s second pass (SQLite after PostgreSQL) sets POSELOOP_TESTS_DATABASE_ONLY=1 and
     runs only these: the others (the engine, geometry, formats…) do not depend on the
-    database and ran in the first pass. `make test` alone runs everything."""
+    database and ran in the first pass, as did those marked `compute` (training or inference
+    time with incidental database use). `make test` alone runs everything."""
+    if item.get_closest_marker("compute") is not None:
+        return False
     return (item.get_closest_marker("django_db") is not None
             or item.get_closest_marker("system") is not None
             or bool({"db", "transactional_db", "live_server", "live"}

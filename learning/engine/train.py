@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,7 @@ from learning.engine.decode import decode
 from learning.engine.loss import pose_loss
 from learning.engine.network import PoseNet, build_model
 from learning.engine.targets import make_targets
+from learning.engine.transfer import transferred_model
 
 logger = logging.getLogger(__name__)
 
@@ -110,10 +111,21 @@ def _seed_worker(worker_id: int) -> None:
         info.dataset.rng = np.random.default_rng(info.seed % 2**32)
 
 
-def _init_model(model_cfg: ModelConfig, init_checkpoint: str | None) -> PoseNet:
+def _init_model(model_cfg: ModelConfig, init_checkpoint: str | None,
+                keypoint_names: Sequence[str] | None = None,
+                init_mapping: Mapping[str, str | None] | None = None) -> PoseNet:
+    """Fresh weights, the checkpoint's own weights (same body parts), or a transfer of its
+    backbone and matched body parts' heads (`transfer.transfer_into`) when its body parts differ
+    from `keypoint_names` or a mapping is given."""
     if init_checkpoint is None:
         return build_model(model_cfg)
     ckpt = load_checkpoint(init_checkpoint)
+    source_names = ckpt.get("keypoint_names")
+    if keypoint_names is not None and source_names and (
+            init_mapping is not None or list(source_names) != list(keypoint_names)):
+        model, report = transferred_model(ckpt, model_cfg, keypoint_names, init_mapping)
+        logger.info("warm start by transfer: matched %s, fresh %s", report.matched, report.fresh)
+        return model
     old = ckpt["model_config"]
     mismatched = [k for k in _ARCHITECTURE_KEYS if old.get(k) != getattr(model_cfg, k)]
     if mismatched:
@@ -221,13 +233,17 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     checkpoint_path: str | None = None,
     keypoint_names: Sequence[str] | None = None,
+    init_mapping: Mapping[str, str | None] | None = None,
 ) -> TrainResult:
     """Train a PoseNet and keep the epoch with the best validation score (`select_by`).
 
     Without `val_samples`, `train_cfg.val_fraction` of `train_samples` is held out (0 = none;
-    then the last epoch is kept). `init_checkpoint` warm-starts from an earlier model (its
-    architecture and keypoint count must match, else ValueError). The best checkpoint is written
-    atomically to `checkpoint_path` whenever it improves. Raises TrainingCancelled when
+    then the last epoch is kept). `init_checkpoint` warm-starts from an earlier model: with the
+    same body parts as `keypoint_names` its weights are loaded as they are (architecture and
+    keypoint count must match, else ValueError); with other body parts (or an `init_mapping`,
+    target part -> source part or None) its backbone and the matched parts' heads are
+    transferred (`transfer.transfer_into`; unmatched parts start fresh). The best checkpoint
+    is written atomically to `checkpoint_path` whenever it improves. Raises TrainingCancelled when
     `should_stop()` (polled every step) returns True.
     """
     train_samples, val_samples = _check_and_split(train_samples, val_samples, model_cfg, train_cfg)
@@ -241,7 +257,7 @@ def train(
     torch.set_flush_denormal(True)
     try:
         return _fit(train_samples, val_samples, model_cfg, train_cfg, device, init_checkpoint,
-                    progress, should_stop, checkpoint_path, keypoint_names)
+                    progress, should_stop, checkpoint_path, keypoint_names, init_mapping)
     finally:
         torch.set_flush_denormal(False)
 
@@ -257,11 +273,13 @@ def _fit(
     should_stop: Callable[[], bool] | None,
     checkpoint_path: str | None,
     keypoint_names: Sequence[str] | None,
+    init_mapping: Mapping[str, str | None] | None = None,
 ) -> TrainResult:
     """The training loop of `train` (arguments already checked and split)."""
     memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
     loader, val_ds = _make_data(train_samples, val_samples, model_cfg, train_cfg)
-    model = _init_model(model_cfg, init_checkpoint).to(device, memory_format=memory_format)
+    model = _init_model(model_cfg, init_checkpoint, keypoint_names, init_mapping)
+    model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay
     )

@@ -19,6 +19,11 @@ round's model (as the platform does), so the last round has also had the most tr
 "round0" starts every round from the round-0 model, so every point of a curve after round 0
 has had the same training and differs from the others only by its labels; "none" trains every
 round from the initial weights.
+
+Transfer (`init_from`, issue 19): the initial weights are another model's checkpoint (another
+dataset's, a zoo model's) transferred onto this dataset's body parts by name
+(`engine.transfer`: backbone and head trunk always, the heads of body parts of the same name);
+the network's backbone, head channels and heatmap stride then come from that checkpoint.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import json
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +45,7 @@ import cv2
 import numpy as np
 import torch
 
+from learning.engine.checkpoint import load_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
 from learning.engine.data import PoseSample, load_image, with_animal_prior
 from learning.engine.embed import StreamScorer, forward_with_embeddings, score_stream
@@ -51,6 +58,7 @@ from learning.engine.selection import (
     kmeans_pick,
 )
 from learning.engine.train import train
+from learning.engine.transfer import TransferReport, default_mapping
 from learning.engine.uncertainty import (
     combine,
     default_edges,
@@ -104,6 +112,9 @@ class ReplayConfig:
     threads: int | None = None
     # Multi-camera data only: the scale its frames are extracted at (0.25: 1280 → 320 px).
     image_scale: float = 1.0
+    # An engine checkpoint (.pt) every seed's round-0 model (with warm_start "none": every
+    # round) starts from, transferred onto the dataset's body parts (see the module docstring).
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.strategies) - set(STRATEGIES)
@@ -120,6 +131,8 @@ class ReplayConfig:
             raise ValueError("image_scale must be in (0, 1]")
         if not 0 < self.test_fraction < 1 or self.minutes_per_round <= 0:
             raise ValueError("test_fraction must be in (0, 1) and minutes_per_round > 0")
+        if self.init_from is not None and not os.path.isfile(self.init_from):
+            raise ValueError(f"init_from: no such file {self.init_from}")
 
 
 # The CI configuration (~2-3 min on 2 CPU cores) and the one used for the report.
@@ -265,6 +278,40 @@ def load_data(path: str | Path, cfg: ReplayConfig, out: Path) -> OracleData:
     return load_oracle_data(path)
 
 
+def checkpoint_file(path: str, workdir: str) -> str:
+    """An engine checkpoint's path from `path`: a .pt checkpoint as it is, or a zoo bundle
+    (.zip holding model.pt and zoo.json) whose model.pt is extracted into `workdir`."""
+    if not os.path.isfile(path):
+        raise ValueError(f"no such file {path}")
+    if not path.lower().endswith(".zip"):  # torch's own files are zips too
+        return path
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path}: not a zip file")
+    with zipfile.ZipFile(path) as bundle:
+        if "model.pt" not in bundle.namelist():
+            raise ValueError(f"{path}: a zip without model.pt is not a zoo bundle")
+        return bundle.extract("model.pt", workdir)
+
+
+def init_transfer(init_from: str, keypoint_names: Sequence[str],
+                  model_cfg: ModelConfig) -> tuple[ModelConfig, TransferReport]:
+    """The replay's model config with the checkpoint's network (backbone, head channels,
+    heatmap stride, locref) and what a transfer by name will copy (nothing is trained here)."""
+    ckpt = load_checkpoint(init_from)
+    source = ckpt["model_config"]
+    names = ckpt.get("keypoint_names") or []
+    if not names:
+        raise ValueError(f"{init_from}: the checkpoint does not name its body parts")
+    cfg = dataclasses.replace(model_cfg, backbone=source["backbone"],
+                              head_channels=source["head_channels"],
+                              heatmap_stride=source["heatmap_stride"], locref=source["locref"],
+                              pretrained=None)
+    mapping = default_mapping(names, keypoint_names)
+    return cfg, TransferReport(copied_backbone=True,
+                               matched={t: s for t, s in mapping.items() if s is not None},
+                               fresh=[t for t, s in mapping.items() if s is None])
+
+
 class _Replay:
     """One dataset's replay state: cached images, configs, the output rows."""
 
@@ -279,6 +326,10 @@ class _Replay:
             input_scale=cfg.input_scale, head_channels=cfg.head_channels, pretrained="auto")
         self.weights = resolve_weights(cfg.weights)
         self.rows: list[dict[str, Any]] = []
+        self.transfer: TransferReport | None = None
+        if cfg.init_from is not None:
+            self.model_cfg, self.transfer = init_transfer(cfg.init_from, data.keypoint_names,
+                                                          self.model_cfg)
 
     def image(self, row: int) -> np.ndarray:
         if row not in self.images:
@@ -303,8 +354,8 @@ class _Replay:
         # As the platform does: the single-animal prior measured on the labels revealed so far.
         result = train(samples, None, with_animal_prior(self.model_cfg, samples),
                        self.train_cfg(seed, len(labeled), steps or self.cfg.steps_per_round),
-                       init_checkpoint=init,
-                       checkpoint_path=path)
+                       init_checkpoint=init or self.cfg.init_from,
+                       checkpoint_path=path, keypoint_names=self.data.keypoint_names)
         return result.model, path, result.seconds
 
     def frame_errors(self, model: PoseNet, rows: list[int]) -> np.ndarray:
@@ -585,6 +636,10 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
         state = _Replay(data, cfg, workdir, log, partial)
         log(f"[{data.name}] {len(data.samples)} frames: pool {len(state.pool)}, "
             f"test {len(state.test)}; strategies {', '.join(cfg.strategies)}")
+        if state.transfer is not None:
+            log(f"[{data.name}] starting from {cfg.init_from} ({state.model_cfg.backbone}, "
+                f"head {state.model_cfg.head_channels}): matched {state.transfer.matched}, "
+                f"fresh {state.transfer.fresh}")
         for seed in range(cfg.first_seed, cfg.first_seed + cfg.seeds):
             state.run_seed(seed)
     summary = {
@@ -595,6 +650,8 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
         "n_pool": len(state.pool),
         "n_test": len(state.test),
         "seconds": round(time.perf_counter() - start, 1),
+        "init_from": cfg.init_from,
+        "transfer": state.transfer.to_dict() if state.transfer is not None else None,
     }
     csv_path, png_path = write_outputs(state.rows, summary, out,
                                        f"{data.name}: test RMSE vs labels "

@@ -36,6 +36,7 @@ from jobs.progress import JobCancelled, cancel_requested, create_job, report
 from learning.engine.checkpoint import save_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
 from learning.engine.data import PoseSample, with_animal_prior
+from learning.engine.scale import DEFAULT_SCALE, ScaleChoice, choose_input_scale
 from learning.engine.train import TrainingCancelled, TrainProgress, TrainResult, train
 from learning.errors import Conflict
 from learning.models import ACTIVE_STATUSES, ModelVersion, VersionMetrics, VersionStatus
@@ -91,14 +92,52 @@ def data_workers() -> int:
     return min(4, os.cpu_count() or 1) if cuda else 0
 
 
+def effective_input_scale(project: Project) -> float:
+    """The scale the project's next model uses: the PI's override, else the automatic choice
+    stored by the first training, else the engine's default (not chosen yet)."""
+    if project.input_scale is not None:
+        return project.input_scale
+    if project.input_scale_auto is not None:
+        return project.input_scale_auto
+    return DEFAULT_SCALE
+
+
+def input_scale_status(project: Project) -> str:
+    """How the settings page and the API describe the project's input scale."""
+    if project.input_scale is not None:
+        return f"{project.input_scale:g}, set by the PI (clear it for the automatic choice)"
+    if project.input_scale_auto is not None:
+        return f"automatic (chosen {project.input_scale_auto:g}: {project.input_scale_reason})"
+    return (f"automatic (not chosen yet: chosen from the labels when the first model is "
+            f"trained; {DEFAULT_SCALE:g} until then)")
+
+
+def choose_project_scale(project: Project, samples: Sequence[PoseSample]) -> ScaleChoice:
+    """Choose the automatic input scale from `samples` and store it with its reason (a plain
+    UPDATE of the two fields; the one-active-training lock means one writer at a time)."""
+    choice = choose_input_scale(samples)
+    project.input_scale_auto, project.input_scale_reason = choice.scale, choice.reason[:300]
+    Project.objects.filter(pk=project.pk).update(input_scale_auto=choice.scale,
+                                                 input_scale_reason=choice.reason[:300])
+    return choice
+
+
 def model_config_for(project: Project, num_keypoints: int,
                      overrides: dict[str, Any] | None = None,
                      train_samples: Sequence[PoseSample] = ()) -> ModelConfig:
     """The project's network: its backbone and input scale (overrides: ModelConfig keys), and
-    the single-animal decoding prior measured on `train_samples` (none without them)."""
+    the single-animal decoding prior measured on `train_samples` (none without them).
+
+    The input scale is the PI's override, else the stored automatic choice, else (the first
+    model trained: the project's scale is automatic and not chosen yet) chosen from
+    `train_samples` and stored (`choose_project_scale`)."""
+    if (project.input_scale is None and project.input_scale_auto is None and train_samples
+            and "input_scale" not in (overrides or {})):
+        choose_project_scale(project, train_samples)
     values: dict[str, Any] = {
         "num_keypoints": num_keypoints, "backbone": project.backbone,
-        "input_scale": project.input_scale, "pretrained": pretrained_weights(project.backbone),
+        "input_scale": effective_input_scale(project),
+        "pretrained": pretrained_weights(project.backbone),
     }
     values.update(overrides or {})
     cfg = ModelConfig.from_dict(values)
@@ -274,14 +313,25 @@ class Monitor:
 
 
 def warm_start_from(project: Project, model_cfg: ModelConfig) -> ModelVersion | None:
-    """The current version when its architecture matches `model_cfg` and it has a checkpoint."""
+    """The version the next training starts from: a pending adopted model (kind
+    `transferred`, newer than the current one and not yet trained from), else the current
+    version; either only when its architecture matches `model_cfg` and it has a checkpoint."""
+    from learning.models import VersionKind
+
     current = current_version(project)
-    if current is None or not current.checkpoint:
-        return None
-    old = current.model_config
-    if any(old.get(k) != getattr(model_cfg, k) for k in ARCHITECTURE_KEYS):
-        return None
-    return current
+    adopted = (ModelVersion.objects.filter(project=project, kind=VersionKind.TRANSFERRED,
+                                           status=VersionStatus.READY)
+               .exclude(checkpoint="").exclude(children__status=VersionStatus.READY)
+               .order_by("-iteration").first())
+    if adopted is not None and current is not None and adopted.iteration < current.iteration:
+        adopted = None
+    for candidate in (adopted, current):
+        if candidate is None or not candidate.checkpoint:
+            continue
+        old = candidate.model_config
+        if all(old.get(k) == getattr(model_cfg, k) for k in ARCHITECTURE_KEYS):
+            return candidate
+    return None
 
 
 def fit(data: ProjectDataset, model_cfg: ModelConfig, train_cfg: TrainConfig, *,

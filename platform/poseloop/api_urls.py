@@ -45,4 +45,5 @@ urlpatterns = [
     path("projects/", projects_api.ProjectListApi.as_view(), name="projects"),
     path("projects/import/dlc/", api_datasets.DlcImportApi.as_view(), name="import-dlc"),
     path("projects/<int:project_id>/", include(project_routes)),
+    path("zoo/", include("learning.zoo.api_urls")),
 ]

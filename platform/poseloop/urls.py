@@ -12,6 +12,7 @@ urlpatterns = [
     path("projects/<int:project_id>/", include("learning.urls")),
     path("projects/<int:project_id>/", include("dashboards.urls")),
     path("projects/<int:project_id>/", include("cameras.urls")),
+    path("zoo/", include("learning.zoo.urls")),
     path("api/", include(("poseloop.api_urls", "api"), namespace="api")),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

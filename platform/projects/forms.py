@@ -92,7 +92,12 @@ class ProjectSettingsForm(forms.ModelForm):
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from learning.training.runs import input_scale_status
+
         super().__init__(*args, **kwargs)
+        # As stored (before this form's data): the override, or the automatic choice and why.
+        self.input_scale_status = input_scale_status(self.instance)
+        self.fields["input_scale"].widget.attrs.update(placeholder="automatic", step="any")
         stored = self.instance.acquisition_weights or {}
         for name, default in DEFAULT_WEIGHTS.items():
             field = _weight_field(name)

@@ -63,10 +63,14 @@ class Project(models.Model):
     )
     backbone = models.CharField(max_length=40, choices=Backbone.choices, default=Backbone.RESNET18)
     input_scale = models.FloatField(
-        default=0.5,
+        null=True, blank=True, default=None,
         validators=[MinValueValidator(0.1), MaxValueValidator(2.0)],
-        help_text="Images are resized by this factor.",
+        help_text="Images are resized by this factor before the network. Empty: automatic, "
+                  "chosen from the labels when the first model is trained.",
     )
+    # The automatic choice (learning.engine.scale), stored by the first training.
+    input_scale_auto = models.FloatField(null=True, blank=True, editable=False)
+    input_scale_reason = models.CharField(max_length=300, blank=True, editable=False)
     require_improvement = models.BooleanField(
         default=True, help_text="A new model becomes current only if it beats the current one."
     )

@@ -45,16 +45,30 @@ class SkeletonSerializer(serializers.Serializer):
 class ProjectOutSerializer(serializers.ModelSerializer):
     skeleton = serializers.SerializerMethodField()
     role = serializers.SerializerMethodField()
+    input_scale_effective = serializers.SerializerMethodField()
+    input_scale_status = serializers.SerializerMethodField()
 
     class Meta:
         model = Project
-        fields = ["id", "name", "description", "created_at", "skeleton", "role", *LOOP_FIELDS]
+        fields = ["id", "name", "description", "created_at", "skeleton", "role", *LOOP_FIELDS,
+                  "input_scale_auto", "input_scale_reason", "input_scale_effective",
+                  "input_scale_status"]
 
     def get_skeleton(self, project: Project) -> dict:
         return skeleton_dict(project)
 
     def get_role(self, project: Project) -> str | None:
         return getattr(project, "current_role", None)
+
+    def get_input_scale_effective(self, project: Project) -> float:
+        from learning.training.runs import effective_input_scale
+
+        return effective_input_scale(project)
+
+    def get_input_scale_status(self, project: Project) -> str:
+        from learning.training.runs import input_scale_status
+
+        return input_scale_status(project)
 
 
 class ProjectCreateSerializer(serializers.ModelSerializer):

@@ -79,6 +79,7 @@ def test_chunked_result_equals_one_pass(setup, tracking):
     assert [a["job_id"] for a in analysis.list_analyses(setup["video"])] == [chunked.pk]
 
 
+@pytest.mark.compute
 def test_int8_analysis_is_chunk_invariant_close_to_float_and_recorded(setup, monkeypatch):
     monkeypatch.setattr(analysis.torch.cuda, "is_available", lambda: False)
     one = _run(setup["video"], setup["version"], chunk_frames=1000, batch_size=8, int8=True)

@@ -15,6 +15,7 @@ KEYS = ("teacher_test_rmse_px", "student_test_rmse_px", "teacher_fps_end_to_end"
 
 
 @pytest.mark.slow
+@pytest.mark.compute
 @pytest.mark.django_db
 def test_bench_distill_prints_the_figures_last(project, labeled_frames, tmp_path):
     labeled_frames(project, 10, stride=2)

@@ -14,6 +14,7 @@ from tests.videofactory import make_video
 
 
 @pytest.mark.slow
+@pytest.mark.compute
 @pytest.mark.django_db
 def test_bench_infer_prints_the_figures_last(project, labeled_frames, tmp_path):
     labeled_frames(project, 6)

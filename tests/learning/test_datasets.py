@@ -80,12 +80,12 @@ def test_flip_pairs_come_from_mirrors(project):
 def test_model_config_carries_the_animal_prior_measured_on_the_train_labels(project,
                                                                              labeled_frames):
     from learning.engine.data import animal_radius
-    from learning.training.runs import model_config_for
+    from learning.training.runs import effective_input_scale, model_config_for
 
     labeled_frames(project, 12, stride=1)
     data = build_dataset(project)
     cfg = model_config_for(project, 4, {"pretrained": None}, data.train)
-    expected = animal_radius(data.train, project.input_scale)
+    expected = animal_radius(data.train, effective_input_scale(project))
     assert expected > 0 and cfg.animal_radius_px == pytest.approx(expected, abs=0.01)
     assert model_config_for(project, 4, {"pretrained": None}).animal_radius_px is None
     chosen = model_config_for(project, 4, {"pretrained": None, "animal_radius_px": 50.0},

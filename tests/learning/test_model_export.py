@@ -61,6 +61,7 @@ def test_bundle_holds_graphs_metadata_and_readme(version, tmp_path):
     assert export_bundle(version) == name  # built once, then reused
 
 
+@pytest.mark.compute
 def test_bundle_graphs_match_pytorch_within_half_a_pixel(version, tmp_path):
     from learning.training.registry import loaded_model
 

@@ -19,6 +19,7 @@ FAST = {"model": {"head_channels": 32},
 
 
 @pytest.mark.slow
+@pytest.mark.compute
 @pytest.mark.django_db
 def test_training_learns_the_synthetic_animal(project, labeled_frames,
                                               django_capture_on_commit_callbacks):

@@ -23,7 +23,7 @@ def _settings_post(project, **weights) -> dict:
             "selection_batch_size": project.selection_batch_size,
             "double_label_fraction": project.double_label_fraction,
             "lease_minutes": project.lease_minutes, "backbone": project.backbone,
-            "input_scale": project.input_scale, "require_improvement": "on",
+            "input_scale": project.input_scale or "", "require_improvement": "on",
             "student_tolerance_px": project.student_tolerance_px}
     for name, default in DEFAULT_WEIGHTS.items():
         data[f"weight_{name}"] = weights.get(name, default)

@@ -26,6 +26,7 @@ from rest_framework.test import APIClient
 from accounts.models import Invitation, Membership, Role
 from annotation.models import QueueEntry
 from jobs.models import Job, JobKind
+from learning.zoo.models import ZooEntry
 from tests.annotation.factories import LabelFactory
 from tests.factories import MembershipFactory, ProjectFactory
 from videos.models import Frame, Video
@@ -94,6 +95,21 @@ ROUTES: dict[str, dict[str, Rule]] = {
     "accounts/invite/<str:token>/": {"get": page(PUBLIC)},
     "accounts/token/": {"get": page(AUTHENTICATED), "post": page(AUTHENTICATED)},
     "healthz": {"get": page(PUBLIC, ok=frozenset({200}))},
+    # --- the model zoo (site-wide entries: any logged-in user sees them; actions check the
+    # project concerned and answer with a message + redirect) ---------------------------------
+    "zoo/": {"get": page(AUTHENTICATED)},
+    "zoo/import/": {"post": page(AUTHENTICATED)},
+    "zoo/publish/": {"post": page(AUTHENTICATED, ok=frozenset({302, 404}))},
+    "zoo/<int:zoo_id>/": {"get": page(AUTHENTICATED)},
+    "zoo/<int:zoo_id>/adopt/": {"post": page(AUTHENTICATED)},
+    "zoo/<int:zoo_id>/start-project/": {"post": page(AUTHENTICATED)},
+    "zoo/<int:zoo_id>/analyse/": {"post": page(AUTHENTICATED)},
+    "zoo/<int:zoo_id>/delete/": {"post": page(AUTHENTICATED)},
+    "api/zoo/": {"get": api(AUTHENTICATED), "post": api(AUTHENTICATED, ok=OK | {404})},
+    "api/zoo/<int:zoo_id>/": {"get": api(AUTHENTICATED), "delete": api(STAFF)},
+    "api/zoo/<int:zoo_id>/bundle/": {"get": api(AUTHENTICATED)},
+    "api/zoo/<int:zoo_id>/start-project/": {"post": api(AUTHENTICATED)},
+    "api/zoo/<int:zoo_id>/analyse/": {"post": api(AUTHENTICATED)},
     # --- API outside projects ----------------------------------------------------------------
     "api/schema/": {"get": api(PUBLIC, ok=frozenset({200}))},
     "api/docs/": {"get": api(PUBLIC, ok=frozenset({200}))},
@@ -142,6 +158,7 @@ ROUTES: dict[str, dict[str, Rule]] = {
     A + "models/": {"get": api(MEMBERS)},
     A + "models/current/": {"get": api(MEMBERS, ok=NOT_FOUND_OK)},
     A + "models/train/": {"post": api(PI)},
+    A + "models/adopt/": {"post": api(PI)},
     A + "models/<int:version_id>/": {"get": api(MEMBERS)},
     A + "models/<int:version_id>/cancel/": {"post": api(PI)},
     A + "models/<int:version_id>/activate/": {"post": api(PI)},
@@ -275,7 +292,11 @@ def make_objects(project, annotator) -> dict[str, object]:
     invitation = Invitation.objects.create(project=project, role=Role.ANNOTATOR)
     member = Membership.objects.get(project=project, user=annotator)
     rig_ids = make_rig_objects(project, video)
-    return {**rig_ids,"project_id": project.pk, "video_id": video.pk, "frame_id": frame.pk,
+    zoo = ZooEntry.objects.create(name=f"zoo {project.pk}", bodyparts=["snout"],
+                                  model_config={"backbone": "resnet18"})
+    zoo.checkpoint.save("model.pt", ContentFile(b"not a checkpoint"), save=True)
+    return {**rig_ids, "zoo_id": zoo.pk, "project_id": project.pk, "video_id": video.pk,
+            "frame_id": frame.pk,
             "job_id": job.pk, "entry_id": entry.pk, "label_id": label.pk,
             "version_id": version.pk, "member_id": member.pk, "analysis_id": job.pk, "n": 0,
             "index": 0, "name": "dataset.zip", "filename": "poses.csv",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from learning.selection.oracle import (
     SINGLE_VIEW_STRATEGIES,
     WARM_STARTS,
     ReplayConfig,
+    checkpoint_file,
     replay,
     summarize_partial,
 )
@@ -66,6 +68,11 @@ class Command(BaseCommand):
                                  "model (default), the round-0 model (equal training for every "
                                  "round), or the initial weights.")
         parser.add_argument("--weights", help='JSON acquisition weights, e.g. {"tta": 2}.')
+        parser.add_argument("--init-from", dest="init_from",
+                            help="Start every seed's round-0 model (with --warm-start none: "
+                                 "every round) from this model, transferred onto the data's "
+                                 "body parts by name: an engine checkpoint (.pt), a zoo bundle "
+                                 "(.zip) or a zoo entry id.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["from_partial"]:
@@ -93,17 +100,37 @@ class Command(BaseCommand):
                                      if s.strip())
         if options.get("weights"):
             values["weights"] = json.loads(options["weights"])
-        try:
-            cfg = ReplayConfig(**values)
-            summary = replay(options["project_dir"], cfg, Path(options["out"]),
-                             log=lambda line: self.stdout.write(line))
-        except (ValueError, FormatError) as exc:
-            raise CommandError(str(exc)) from exc
+        with tempfile.TemporaryDirectory(prefix="poseloop-init-") as tmp:
+            try:
+                if options.get("init_from"):
+                    values["init_from"] = _init_checkpoint(options["init_from"], tmp)
+                cfg = ReplayConfig(**values)
+                summary = replay(options["project_dir"], cfg, Path(options["out"]),
+                                 log=lambda line: self.stdout.write(line))
+            except (ValueError, FormatError) as exc:
+                raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(_result(summary)))
+
+
+def _init_checkpoint(value: str, tmp: str) -> str:
+    """--init-from as a checkpoint path: a zoo entry id (digits), a bundle or a checkpoint."""
+    if value.isdigit():
+        try:
+            from learning.zoo.entries import zoo_checkpoint_path
+        except ImportError as exc:
+            raise CommandError("--init-from ID: the zoo is not available") from exc
+        try:
+            value = zoo_checkpoint_path(int(value))
+        except LookupError as exc:
+            raise CommandError(str(exc)) from exc
+    return checkpoint_file(value, tmp)
 
 
 def _result(summary: dict[str, Any]) -> dict[str, Any]:
     """The last printed line: per strategy final RMSE, labels to random's final, curve."""
-    return {"strategies": {name: {k: v for k, v in s.items() if k != "spread"}
-                           for name, s in summary["strategies"].items()},
-            "dataset": summary["dataset"], "seeds": summary["seeds"]}
+    out = {"strategies": {name: {k: v for k, v in s.items() if k != "spread"}
+                          for name, s in summary["strategies"].items()},
+           "dataset": summary["dataset"], "seeds": summary["seeds"]}
+    if summary.get("init_from"):
+        out["init_from"], out["transfer"] = summary["init_from"], summary.get("transfer")
+    return out
