@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from learning.models import CurrentModel, ModelVersion, SplitAssignment
+from learning.models import CurrentModel, ModelVersion, SplitAssignment, ZooEntry
 
 
 @admin.register(ModelVersion)
@@ -12,3 +12,10 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 admin.register(CurrentModel)(admin.ModelAdmin)
 admin.register(SplitAssignment)(admin.ModelAdmin)
+
+
+@admin.register(ZooEntry)
+class ZooEntryAdmin(admin.ModelAdmin):
+    list_display = ["name", "species", "camera_view", "visibility", "published_by", "created_at"]
+    list_filter = ["visibility", "species"]
+    readonly_fields = ["checkpoint_sha256", "model_config", "source_version"]

@@ -12,6 +12,7 @@ class LearningConfig(AppConfig):
         from learning.selection import scoring
         from learning.training import triggers
         from projects.models import Project
+        from videos.signals import video_added
 
         labels_changed.connect(triggers.on_labels_changed, dispatch_uid="learning.retrain")
         post_save.connect(triggers.on_project_saved, sender=Project,
@@ -21,3 +22,5 @@ class LearningConfig(AppConfig):
         # A new current model (promotion or rollback) scores frames and refills the queue.
         post_save.connect(scoring.on_current_model_saved, sender=CurrentModel,
                           dispatch_uid="learning.score_after_promotion")
+        # A new video of a project that has a model: its frames are scored and queued too.
+        video_added.connect(scoring.on_video_added, dispatch_uid="learning.score_new_video")

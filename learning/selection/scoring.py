@@ -512,3 +512,16 @@ def on_current_model_saved(sender: Any, instance: CurrentModel, **kwargs: Any) -
             logger.exception("could not queue scoring of project %s", project_id)
 
     transaction.on_commit(start)
+
+
+def on_video_added(sender: Any, project_id: int, video_id: int, **kwargs: Any) -> None:
+    """videos.signals.video_added receiver: a project with a current model (say one adopted
+    from the zoo, before any labels) scores the new video's frames and refills the queue, as
+    after a promotion. Never raises into the upload."""
+    try:
+        version = current_version(project_id)
+        if version is not None:
+            queue_scoring(project_id, version.pk)
+    except Exception:
+        logger.exception("could not queue scoring of project %s after video %s",
+                         project_id, video_id)

@@ -97,7 +97,8 @@ def publish_action(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"Published “{entry.name}” to the zoo.")
         return f"/zoo/{entry.pk}/"
 
-    return _attempt(request, run, f"/projects/{version.project_id}/models/")
+    return _attempt(request, run,
+                    f"/projects/{version.project_id}/models/?publish={version.pk}#zoo-publish")
 
 
 @login_required

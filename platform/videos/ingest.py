@@ -18,6 +18,7 @@ from django.utils.text import get_valid_filename
 from projects.models import Project
 from videos.models import Video, video_upload_path
 from videos.probe import VideoProbeError, probe_video, sha256_file
+from videos.signals import video_added
 
 logger = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ def add_video(
         if stored:
             default_storage.delete(stored)
         raise
+    transaction.on_commit(lambda: video_added.send(sender=Video, project_id=project.pk,
+                                                   video_id=video.pk))
     return video
 
 
