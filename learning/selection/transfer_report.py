@@ -131,6 +131,8 @@ def compare(scratch_dir: str | Path, transfer_dir: str | Path, plot: str | Path,
         "transfer_rmse_px": [[round(m, 2), round(s, 2)] for _, m, s, _ in transfer],
         "scratch_final_rmse_px": round(target, 2),
         "transfer_labels_to_scratch_final": None if reach is None else round(reach, 1),
+        # the same on scratch's own curve: below max_labels when the curve is not monotone
+        "scratch_labels_to_scratch_final": round(labels_to_reach(scratch, target) or 0, 1),
         "half_the_labels": reach is not None and reach <= max_labels / 2,
         "plot": str(plot),
     }
@@ -153,7 +155,8 @@ def _plot(scratch: Curve, transfer: Curve, target: float, reach: float | None, p
         labels = np.array([p[0] for p in points], dtype=float)
         mean = np.array([p[1] for p in points])
         sd = np.array([p[2] for p in points])
-        ax.plot(labels, mean, marker="o", label=f"{name} ({points[-1][3]} seeds, mean ± sd)")
+        seeds = "1 seed" if points[-1][3] == 1 else f"{points[-1][3]} seeds, mean ± sd"
+        ax.plot(labels, mean, marker="o", label=f"{name} ({seeds})")
         low = np.maximum(mean - sd, mean / 3) if log else mean - sd
         ax.fill_between(labels, low, mean + sd, alpha=0.15)
     ax.axhline(target, color="grey", linestyle="--", linewidth=1,
@@ -161,6 +164,8 @@ def _plot(scratch: Curve, transfer: Curve, target: float, reach: float | None, p
     if reach is not None:
         ax.plot([reach], [target], marker="x", color="black", markersize=9,
                 label=f"transfer reaches it at {reach:.1f} labels")
+    else:
+        ax.plot([], [], " ", label=f"transfer: not reached within {scratch[-1][0]} labels")
     if log:
         ax.set_yscale("log")
     ax.set_xlabel("labeled frames")

@@ -47,6 +47,7 @@ def test_compare_writes_one_plot_and_the_figures(tmp_path):
     # transfer mean 16 at 10 labels, 11 at 20: reaches 11 px at 20 labels exactly
     assert figures["transfer_labels_to_scratch_final"] == 20.0
     assert figures["half_the_labels"] is True
+    assert figures["scratch_labels_to_scratch_final"] == 40.0
     assert figures["seeds"] == ["0", "1"]
 
 
