@@ -565,13 +565,7 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
                 label=strategy if area is None else f"{strategy} (mean after round 0 {area:.2f})")
         low = np.maximum(mean - std, mean / 3) if log else mean - std
         ax.fill_between(labels, low, mean + std, alpha=0.15)
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("labeled frames")
-    ax.set_ylabel("test RMSE (px)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
+    finish_rmse_axes(ax, title, log)
     fig.tight_layout()
     png_path = out_dir / "rmse_vs_labels.png"
     fig.savefig(png_path)
@@ -592,6 +586,17 @@ def complete_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seeds = {seed for seed in {r["seed"] for r in rows}
              if all((seed, s) in done for s in strategies)}
     return [r for r in rows if r["seed"] in seeds]
+
+
+def finish_rmse_axes(ax: Any, title: str, log: bool, legend_size: float | None = None) -> None:
+    """Labels, scale, grid and legend of a test-RMSE-vs-labels plot (replay and transfer)."""
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("labeled frames")
+    ax.set_ylabel("test RMSE (px)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size)
 
 
 def summarize_partial(out_dir: str | Path) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import numpy as np
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
 from learning.engine.data import with_animal_prior
 from learning.engine.train import train
-from learning.selection.oracle import complete_seeds, load_oracle_data
+from learning.selection.oracle import complete_seeds, finish_rmse_axes, load_oracle_data
 
 Curve = list[tuple[int, float, float, int]]  # (labels, mean RMSE, sd, seeds)
 
@@ -166,13 +166,7 @@ def _plot(scratch: Curve, transfer: Curve, target: float, reach: float | None, p
                 label=f"transfer reaches it at {reach:.1f} labels")
     else:
         ax.plot([], [], " ", label=f"transfer: not reached within {scratch[-1][0]} labels")
-    if log:
-        ax.set_yscale("log")
-    ax.set_xlabel("labeled frames")
-    ax.set_ylabel("test RMSE (px)")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    finish_rmse_axes(ax, title, log, legend_size=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
