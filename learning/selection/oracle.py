@@ -337,15 +337,9 @@ class _Replay:
         return self.images[row]
 
     def train_cfg(self, seed: int, n_labeled: int, steps: int | None) -> TrainConfig:
-        minutes, epochs = self.cfg.minutes_per_round, 100_000
-        if steps:
-            batch = TrainConfig().batch_size
-            per_epoch = n_labeled // batch if n_labeled > batch else 1  # drop_last
-            minutes, epochs = 24 * 60.0, max(1, -(-steps // per_epoch))
-        return TrainConfig(max_minutes=minutes, max_epochs=epochs,
-                           val_fraction=0.0, seed=seed, device="cpu", lr=self.cfg.lr,
-                           num_threads=self.cfg.threads,
-                           augment=AugmentConfig(flip_pairs=self.data.flip_pairs))
+        return replay_train_config(n_labeled, steps=steps, minutes=self.cfg.minutes_per_round,
+                                   seed=seed, lr=self.cfg.lr, threads=self.cfg.threads,
+                                   flip_pairs=self.data.flip_pairs)
 
     def fit(self, labeled: list[int], seed: int, init: str | None, tag: str,
             steps: int | None = None) -> tuple[PoseNet, str, float]:
@@ -586,6 +580,21 @@ def complete_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     seeds = {seed for seed in {r["seed"] for r in rows}
              if all((seed, s) in done for s in strategies)}
     return [r for r in rows if r["seed"] in seeds]
+
+
+def replay_train_config(n_labeled: int, *, steps: int | None, minutes: float, seed: int,
+                        lr: float, threads: int | None,
+                        flip_pairs: tuple[tuple[int, int], ...]) -> TrainConfig:
+    """The replay's training recipe: `steps` optimiser steps rounded up to whole epochs
+    (batch size of TrainConfig, last partial batch dropped), else a `minutes` budget."""
+    epochs = 100_000
+    if steps:
+        batch = TrainConfig().batch_size
+        per_epoch = n_labeled // batch if n_labeled > batch else 1  # drop_last
+        minutes, epochs = 24 * 60.0, max(1, -(-steps // per_epoch))
+    return TrainConfig(max_minutes=minutes, max_epochs=epochs, val_fraction=0.0, seed=seed,
+                       device="cpu", lr=lr, num_threads=threads,
+                       augment=AugmentConfig(flip_pairs=flip_pairs))
 
 
 def finish_rmse_axes(ax: Any, title: str, log: bool, legend_size: float | None = None) -> None:

@@ -11,7 +11,6 @@ per label count and the labels the transfer arm needs to reach scratch's final e
 from __future__ import annotations
 
 import csv
-import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -20,10 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
+from learning.engine.config import ModelConfig
 from learning.engine.data import with_animal_prior
 from learning.engine.train import train
-from learning.selection.oracle import complete_seeds, finish_rmse_axes, load_oracle_data
+from learning.selection.oracle import (
+    complete_seeds,
+    finish_rmse_axes,
+    load_oracle_data,
+    replay_train_config,
+)
 
 Curve = list[tuple[int, float, float, int]]  # (labels, mean RMSE, sd, seeds)
 
@@ -37,12 +41,10 @@ def train_source(project_dir: str | Path, out_path: str | Path, *, steps: int,
     if steps < 1:
         raise ValueError("steps must be >= 1")
     data = load_oracle_data(project_dir)
-    cfg = TrainConfig(max_minutes=24 * 60.0, max_epochs=1, val_fraction=0.0, seed=seed,
-                      device="cpu", lr=lr, num_threads=threads,
-                      augment=AugmentConfig(flip_pairs=data.flip_pairs))
+    cfg = replay_train_config(len(data.samples), steps=steps, minutes=24 * 60.0, seed=seed,
+                              lr=lr, threads=threads, flip_pairs=data.flip_pairs)
+    epochs = cfg.max_epochs
     per_epoch = max(1, len(data.samples) // cfg.batch_size)
-    epochs = max(1, -(-steps // per_epoch))
-    cfg = dataclasses.replace(cfg, max_epochs=epochs)
     model_cfg = with_animal_prior(
         ModelConfig(num_keypoints=len(data.keypoint_names), backbone=backbone,
                     input_scale=input_scale, head_channels=head_channels, pretrained="auto"),

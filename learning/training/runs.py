@@ -39,7 +39,13 @@ from learning.engine.data import PoseSample, with_animal_prior
 from learning.engine.scale import DEFAULT_SCALE, ScaleChoice, choose_input_scale
 from learning.engine.train import TrainingCancelled, TrainProgress, TrainResult, train
 from learning.errors import Conflict
-from learning.models import ACTIVE_STATUSES, ModelVersion, VersionMetrics, VersionStatus
+from learning.models import (
+    ACTIVE_STATUSES,
+    ModelVersion,
+    VersionKind,
+    VersionMetrics,
+    VersionStatus,
+)
 from learning.training.datasets import ProjectDataset, build_dataset, labeled_frame_ids
 from learning.training.evaluation import (
     N_IMAGES,
@@ -316,8 +322,6 @@ def warm_start_from(project: Project, model_cfg: ModelConfig) -> ModelVersion | 
     """The version the next training starts from: a pending adopted model (kind
     `transferred`, newer than the current one and not yet trained from), else the current
     version; either only when its architecture matches `model_cfg` and it has a checkpoint."""
-    from learning.models import VersionKind
-
     current = current_version(project)
     adopted = (ModelVersion.objects.filter(project=project, kind=VersionKind.TRANSFERRED,
                                            status=VersionStatus.READY)
