@@ -179,3 +179,16 @@ def test_a_published_model_travels_by_bundle_and_analyses_a_new_project_with_no_
             errors.append(np.hypot(point["x"] - true[parts.index(point["bodypart"])][0],
                                    point["y"] - true[parts.index(point["bodypart"])][1]))
     assert np.median(errors) < 0.6 * constant, (np.median(errors), constant)
+
+    # 7. The lab labels a few of those frames and trains: the worker's training starts from
+    #    the adopted zoo model (recorded as the new version's parent), the project's input
+    #    scale having come with the zoo model.
+    for _ in range(6):
+        leased = pi.lease(pid)
+        assert leased is not None
+        pi.submit(pid, leased, oracle(parts, leased["frame"]["frame_index"]))
+    started = pi.post(f"projects/{pid}/models/train/", {"minutes": 0.25}, expect=(202,))
+    pi.wait_job(pid, started["job"]["id"], timeout_s=300)
+    trained = pi.get(f"projects/{pid}/models/{started['version']['id']}/")
+    assert trained["status"] == "ready", trained
+    assert trained["parent"] == adopted["id"], trained
