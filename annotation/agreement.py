@@ -11,7 +11,15 @@ import numpy as np
 from django.db import transaction
 from django.db.models import Avg, Count
 
-from annotation.models import COUNTED_STATUSES, AgreementRecord, Label, Point, PointState
+from annotation.instances import instances_of, match_instances, placed
+from annotation.models import (
+    COUNTED_STATUSES,
+    AgreementRecord,
+    Label,
+    LabelStatus,
+    Point,
+    PointState,
+)
 from projects.models import Project
 from videos.models import Frame
 
@@ -28,22 +36,29 @@ class ProjectAgreement(TypedDict):
     bodyparts: list[BodyPartAgreement]
 
 
-def _placed(points: list[Point]) -> dict[int, tuple[float, float]]:
-    return {p["bodypart"]: (float(p["x"]), float(p["y"]))  # type: ignore[arg-type]
-            for p in points if p["state"] != PointState.ABSENT and p["x"] is not None}
+def _matched_pairs(a: list, b: list) -> list[tuple[dict, dict]]:
+    """Placed points of the instances of two labels that correspond (one pair per animal).
+
+    Single-animal labels are one instance each; multi-animal labels are matched first
+    (Hungarian on keypoint distance), so annotators who listed the animals in another order
+    still agree.
+    """
+    ia, ib = instances_of(a), instances_of(b)
+    return [(placed(ia[i]["points"]), placed(ib[j]["points"]))
+            for i, j in match_instances(ia, ib)]
 
 
-def pairwise_distances(labels: Sequence[list[Point]]) -> dict[int, tuple[float, int]]:
-    """Body part id → (mean pixel distance over annotator pairs that both placed it, n pairs)."""
-    placed = [_placed(points) for points in labels]
-    out: dict[int, tuple[float, int]] = {}
-    parts = {pk for p in placed for pk in p}
-    for part in parts:
-        dists = [math.dist(a[part], b[part]) for a, b in itertools.combinations(placed, 2)
-                 if part in a and part in b]
-        if dists:
-            out[part] = (sum(dists) / len(dists), len(dists))
-    return out
+def pairwise_distances(labels: Sequence[list]) -> dict[int, tuple[float, int]]:
+    """Body part id → (mean pixel distance over annotator pairs that both placed it, n pairs).
+
+    In a multi-animal project a pair is two annotators' points of one matched animal.
+    """
+    dists: dict[int, list[float]] = {}
+    for a, b in itertools.combinations(labels, 2):
+        for pa, pb in _matched_pairs(a, b):
+            for part in pa.keys() & pb.keys():
+                dists.setdefault(part, []).append(math.dist(pa[part], pb[part]))
+    return {part: (sum(d) / len(d), len(d)) for part, d in dists.items()}
 
 
 def lock_counted_points(frame_id: int) -> list[list[Point]]:
@@ -137,3 +152,42 @@ def consensus_keypoints(project: Project, frame_ids: Sequence[int] | None = None
         keypoints[i, placed] = acc[placed, :2] / n[placed, None]
         visibility[i, placed] = np.where(acc[placed, 2] >= acc[placed, 3], 2, 1)
     return order, keypoints, visibility
+
+
+def consensus_instances(project: Project, frame_ids: Sequence[int] | None = None
+                        ) -> tuple[list[int], np.ndarray, np.ndarray, list[list[str]]]:
+    """The labeled animals of a multi-animal project's frames, in body-part order.
+
+    Two annotators may list the animals in any order and place them slightly apart, so no
+    mean is taken: each frame's label is its accepted one if any, else the latest
+    submitted. Returns (frame ids, keypoints (N, max_animals, K, 2) float64 with NaN where
+    absent or no animal, visibility (N, max_animals, K) int8, tracks per frame (one name or
+    "" per instance)). Frames are ordered as `consensus_keypoints` orders them.
+    """
+    parts = list(project.bodyparts.order_by("order", "id").values_list("pk", flat=True))
+    column = {pk: k for k, pk in enumerate(parts)}
+    labels = Label.objects.filter(project=project, status__in=COUNTED_STATUSES)
+    if frame_ids is not None:
+        labels = labels.filter(frame_id__in=list(frame_ids))
+    chosen: dict[int, list] = {}
+    rows = labels.values_list("frame_id", "points", "status").order_by("frame_id", "updated_at")
+    for frame_id, points, status in rows:
+        if status == LabelStatus.ACCEPTED or chosen.get(frame_id, (None, ""))[1] != "accepted":
+            chosen[frame_id] = (points, status)
+    order = [f for f in dict.fromkeys(frame_ids) if f in chosen] if frame_ids is not None \
+        else sorted(chosen)
+    slots = max(project.max_animals, 1)
+    keypoints = np.full((len(order), slots, len(parts), 2), np.nan, dtype=np.float64)
+    visibility = np.zeros((len(order), slots, len(parts)), dtype=np.int8)
+    tracks: list[list[str]] = []
+    for i, frame_id in enumerate(order):
+        instances = instances_of(chosen[frame_id][0])[:slots]
+        tracks.append([inst["track"] for inst in instances])
+        for j, inst in enumerate(instances):
+            for p in inst["points"]:
+                k = column.get(p["bodypart"])
+                if k is None or p["state"] == PointState.ABSENT or p["x"] is None:
+                    continue
+                keypoints[i, j, k] = (p["x"], p["y"])
+                visibility[i, j, k] = 2 if p["state"] == PointState.VISIBLE else 1
+    return order, keypoints, visibility, tracks

@@ -21,6 +21,7 @@ from annotation.agreement import (
     store_frame_agreement,
 )
 from annotation.errors import Conflict
+from annotation.instances import Instance, validate_instances
 from annotation.models import (
     COUNTED_STATUSES,
     Label,
@@ -49,10 +50,15 @@ def bodypart_ids(project: Project) -> list[int]:
     return list(project.bodyparts.order_by("order", "id").values_list("pk", flat=True))
 
 
-def clean_points(project: Project, frame: Frame, points: Any) -> list[Point]:
-    """Validated points for a frame of the project (ValidationError → 400, Http404 if foreign)."""
+def clean_points(project: Project, frame: Frame, points: Any) -> list[Point] | list[Instance]:
+    """Validated points for a frame of the project (ValidationError → 400, Http404 if foreign).
+
+    A multi-animal project's labels hold instances (`annotation.instances`).
+    """
     if frame.project_id != project.pk:
         raise Http404("No such frame in this project.")
+    if project.multi_animal:
+        return validate_instances(project, bodypart_ids(project), frame, points)
     return validate_points(bodypart_ids(project), frame, points)
 
 

@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+MAX_ANIMALS = 20
+
 
 class SelectionStrategy(models.TextChoices):
     RANDOM = "random", "Random"
@@ -20,6 +22,16 @@ class Backbone(models.TextChoices):
     RESNET50 = "resnet50", "ResNet-50"
     MOBILENET_V3 = "mobilenet_v3_large", "MobileNetV3-Large"
     EFFICIENTNET_B0 = "efficientnet_b0", "EfficientNet-B0"
+
+
+def validate_individuals(value: object) -> None:
+    """Named individuals: a list of unique, non-empty names of at most 40 characters."""
+    if not isinstance(value, list) or not all(
+        isinstance(n, str) and n.strip() and len(n) <= 40 for n in value
+    ):
+        raise ValidationError("A list of names (non-empty, at most 40 characters each).")
+    if len(set(value)) != len(value):
+        raise ValidationError("Individual names must be unique.")
 
 
 def validate_weights(value: object) -> None:
@@ -80,6 +92,16 @@ class Project(models.Model):
         help_text="A fast (distilled) model analyses videos by default when its test error is "
                   "at most this many pixels above its teacher's.",
     )
+    # Several animals per frame (issue 17). 1: a single-animal project, as before.
+    max_animals = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_ANIMALS)],
+        help_text="The most animals in one frame (1: a single-animal project).",
+    )
+    individuals = models.JSONField(
+        default=list, blank=True, validators=[validate_individuals],
+        help_text="Names of animals that can be told apart (one per animal, like DeepLabCut's "
+                  "identity option); empty: anonymous animals, tracked by position.",
+    )
     deleted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -87,6 +109,17 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def multi_animal(self) -> bool:
+        """Several animals per frame: labels hold instances (annotation.instances)."""
+        return self.max_animals > 1
+
+    def clean(self) -> None:
+        if self.individuals and len(self.individuals) != self.max_animals:
+            raise ValidationError({"individuals": (
+                f"Name every animal or none: {len(self.individuals)} names for at most "
+                f"{self.max_animals} animals.")})
 
     def bodypart_names(self) -> list[str]:
         """Body part names in their order."""

@@ -22,6 +22,29 @@ LOOP_FIELDS = [
     "student_tolerance_px",
 ]
 
+# How many animals a frame shows and whether they have names (issue 17).
+ANIMAL_FIELDS = ["max_animals", "individuals"]
+
+
+def check_animals(project: Project | None, attrs: dict) -> dict:
+    """Named individuals: one name per animal. A project with labels keeps its kind (single
+    or multi-animal), since its labels are stored in that kind's shape."""
+    max_animals = attrs.get("max_animals", project.max_animals if project else 1)
+    individuals = attrs.get("individuals", project.individuals if project else [])
+    if "max_animals" in attrs and "individuals" not in attrs and project and individuals \
+            and len(individuals) != max_animals:
+        individuals = []  # a new count without names: the old names no longer fit
+        attrs["individuals"] = individuals
+    if individuals and len(individuals) != max_animals:
+        raise serializers.ValidationError({"individuals": (
+            f"Name every animal or none: {len(individuals)} names for {max_animals} animals.")})
+    if project is not None and (max_animals > 1) != project.multi_animal \
+            and project.labels.exists():
+        raise serializers.ValidationError({"max_animals": (
+            "This project has labels: it cannot switch between single- and multi-animal. "
+            "Start a new project (or import the labels into one) instead.")})
+    return attrs
+
 
 class BodyPartInSerializer(serializers.Serializer):
     id = serializers.IntegerField(required=False)
@@ -51,6 +74,7 @@ class ProjectOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = ["id", "name", "description", "created_at", "skeleton", "role", *LOOP_FIELDS,
+                  *ANIMAL_FIELDS,
                   "input_scale_auto", "input_scale_reason", "input_scale_effective",
                   "input_scale_status"]
 
@@ -76,11 +100,17 @@ class ProjectCreateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["name", "description", "skeleton", *LOOP_FIELDS]
+        fields = ["name", "description", "skeleton", *LOOP_FIELDS, *ANIMAL_FIELDS]
+
+    def validate(self, attrs: dict) -> dict:
+        return check_animals(None, attrs)
 
 
 class ProjectUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
-        fields = ["name", "description", *LOOP_FIELDS]
-        extra_kwargs = {f: {"required": False} for f in ["name", *LOOP_FIELDS]}
+        fields = ["name", "description", *LOOP_FIELDS, *ANIMAL_FIELDS]
+        extra_kwargs = {f: {"required": False} for f in ["name", *LOOP_FIELDS, *ANIMAL_FIELDS]}
+
+    def validate(self, attrs: dict) -> dict:
+        return check_animals(self.instance, attrs)
