@@ -2,6 +2,11 @@
 
 Each keypoint is ``x, y, v`` with v = 0 not labeled, 1 labeled but occluded, 2 visible;
 skeleton edges are 1-based keypoint index pairs. One annotation per labeled individual.
+
+With several (or named) individuals, each annotation says whose it is: ``attributes.object_id``
+(1-based individual number, as sleap-io writes and reads tracks) and ``track`` (its name).
+Reading, annotations with such ids go to one slot per id, so an animal missing from some
+images keeps its slot; without ids, slots follow annotation order on each image.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ def to_coco(
     """COCO keypoints dict for ``frames`` (which must carry image sizes).
 
     Image ids and annotation ids count from 1; an individual with no labeled point gets
-    no annotation. The bbox spans the labeled points (v > 0).
+    no annotation. The bbox spans the labeled points (v > 0). Several or named individuals
+    add ``attributes.object_id`` and ``track`` to each annotation (see the module doc).
     """
     if frames.image_sizes is None:
         raise FormatError("COCO export needs the image sizes")
@@ -36,6 +42,8 @@ def to_coco(
         for i, (path, (w, h)) in enumerate(zip(frames.image_paths, frames.image_sizes, strict=True))
     ]
     annotations: list[dict[str, Any]] = []
+    tracked = frames.individuals is not None or frames.n_individuals > 1
+    names = frames.individual_names()
     for f in range(frames.n_frames):
         for ind in range(frames.n_individuals):
             v = vis[f, ind]
@@ -58,6 +66,9 @@ def to_coco(
                     "iscrowd": 0,
                 }
             )
+            if tracked:
+                annotations[-1]["attributes"] = {"object_id": ind + 1}
+                annotations[-1]["track"] = names[ind]
     category = {
         "id": 1,
         "name": category_name,
@@ -193,10 +204,55 @@ def _check_annotations(anns: Any, image_ids: set[int], category_ids: set[int]) -
     return anns
 
 
+def _track_key(ann: dict[str, Any]) -> tuple[int | str, str] | None:
+    """(id, name) of the individual an annotation belongs to, or None when it does not say.
+
+    The id is ``attributes.object_id`` or ``track_id`` (sleap-io's keys), else the ``track``
+    name; the name is ``track``, else sleap-io's ``track_<id>``.
+    """
+    attributes = ann.get("attributes")
+    key = attributes.get("object_id") if isinstance(attributes, dict) else None
+    key = ann.get("track_id") if key is None else key
+    name = ann.get("track")
+    if key is None and name is None:
+        return None
+    if key is not None and not (_is_int(key) or isinstance(key, str)):
+        raise FormatError(f"annotation {ann['id']}: track id {key!r} is not an integer or name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise FormatError(f"annotation {ann['id']}: track {name!r} is not a non-empty name")
+    return (name if key is None else key), (f"track_{key}" if name is None else name)
+
+
+def _track_slots(anns: list[dict[str, Any]]) -> dict[int | str, str] | None:
+    """Individual name per track id, in slot order (numeric ids sorted), or None if untracked."""
+    keys = [_track_key(ann) for ann in anns]
+    if all(k is None for k in keys):
+        return None
+    lacking = [ann["id"] for ann, k in zip(anns, keys, strict=True) if k is None]
+    if lacking:
+        raise FormatError(
+            f"annotation(s) {lacking[:5]} name no track while others do; "
+            "give every annotation a track or none"
+        )
+    pairs = [k for k in keys if k is not None]
+    names: dict[int | str, str] = {}
+    for ann, (key, name) in zip(anns, pairs, strict=True):
+        if names.setdefault(key, name) != name:
+            raise FormatError(
+                f"annotation {ann['id']}: track id {key!r} is named both "
+                f"{names[key]!r} and {name!r}"
+            )
+    if all(_is_int(k) for k in names):
+        return {k: names[k] for k in sorted(names, key=int)}
+    return names
+
+
 def from_coco(data: Any, category_id: int | None = None) -> LabeledFrames:
     """LabeledFrames from a COCO keypoints dict, validated strictly.
 
-    One frame per image (in file order, unlabeled images included, all points absent);
+    One frame per image (in file order, unlabeled images included, all points absent).
+    Annotations that name their individual (``attributes.object_id``, ``track_id`` or
+    ``track``) give one slot per individual, named in ``individuals``; otherwise
     individuals = the most annotations on one image, in annotation-id order.
     keypoints: float64 (frames, individuals, keypoints, 2); visibility int8, same leading
     shape. Skeleton and body part names come from the chosen category.
@@ -210,15 +266,28 @@ def from_coco(data: Any, category_id: int | None = None) -> LabeledFrames:
     images = _check_images(data["images"])
     row = {img["id"]: i for i, img in enumerate(images)}
     anns = _check_annotations(data["annotations"], set(row), {c["id"] for c in data["categories"]})
-    per_image: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
-    for ann in sorted(anns, key=lambda a: a["id"]):
-        if ann["category_id"] == category["id"]:
-            per_image.setdefault(ann["image_id"], []).append(_points(ann, len(bodyparts)))
-    n_ind = max([len(v) for v in per_image.values()], default=1)
+    chosen = sorted((a for a in anns if a["category_id"] == category["id"]), key=lambda a: a["id"])
+    tracks = _track_slots(chosen)
+    slot = {key: j for j, key in enumerate(tracks or {})}
+    # Per image, the slot and points of each annotation.
+    per_image: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
+    for ann in chosen:
+        found = per_image.setdefault(ann["image_id"], [])
+        key = _track_key(ann)
+        if key is None:
+            j = len(found)
+        else:
+            j = slot[key[0]]
+            if any(j == other for other, _, _ in found):
+                raise FormatError(
+                    f"annotation {ann['id']}: image {ann['image_id']} has track {key[1]!r} twice"
+                )
+        found.append((j, *_points(ann, len(bodyparts))))
+    n_ind = len(slot) if tracks else max([len(v) for v in per_image.values()], default=1)
     kp = np.full((len(images), n_ind, len(bodyparts), 2), np.nan)
     vis = np.zeros((len(images), n_ind, len(bodyparts)), dtype=np.int8)
     for image_id, found in per_image.items():
-        for j, (xy, v) in enumerate(found):
+        for j, xy, v in found:
             kp[row[image_id], j], vis[row[image_id], j] = xy, v
     return LabeledFrames(
         image_paths=[img["file_name"] for img in images],
@@ -227,4 +296,5 @@ def from_coco(data: Any, category_id: int | None = None) -> LabeledFrames:
         visibility=vis,
         skeleton=skeleton,
         image_sizes=[(img["width"], img["height"]) for img in images],
+        individuals=None if tracks is None else list(tracks.values()),
     )

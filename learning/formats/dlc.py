@@ -1,38 +1,46 @@
 """DeepLabCut projects: ``config.yaml`` and ``labeled-data/<video>/CollectedData_<scorer>``.
 
-Single-animal only for now; multi-animal files are refused with a clear FormatError.
-Pose tables from video analysis live in :mod:`learning.formats.pose_table`.
+Single- and multi-animal projects (``multianimalproject``, ``individuals``); the labels
+files themselves are read and written by :mod:`learning.formats.collected_data`. Pose
+tables from video analysis live in :mod:`learning.formats.pose_table`.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import math
 import shutil
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import yaml
 from PIL import Image, UnidentifiedImageError
 
+from .collected_data import (
+    COLUMN_NAMES,
+    CSV_COLUMN_NAMES,
+    CSV_INDIVIDUAL,
+    HDF_KEY,
+    IndexStyle,
+    csv_frame,
+    labels_frame,
+    read_collected_data,
+    read_hdf_frame,
+    write_collected_data,
+)
 from .errors import FormatError
 from .pose import LabeledFrames, check_names, check_skeleton
 
-HDF_KEY = "df_with_missing"
-COLUMN_NAMES = ["scorer", "bodyparts", "coords"]
-# The CSV beside a CollectedData .h5 names its one animal in an "individuals" header row, as
-# DeepLabCut's multi-animal files do: `movement.io.load_poses.from_dlc_file` reads a CSV only
-# when its first column starts scorer / individuals / bodyparts / coords, or scorer /
-# bodyparts / coords followed by a frame number, and labeled data are indexed by image path.
-# DeepLabCut's `convertcsv2h5` reads both layouts. The name is movement's for one animal.
-CSV_COLUMN_NAMES = ["scorer", "individuals", "bodyparts", "coords"]
-CSV_INDIVIDUAL = "individual_0"
-IndexStyle = Literal["path", "multi"]
+# Re-exported: callers import the CollectedData functions from here as before.
+__all__ = [
+    "COLUMN_NAMES", "CSV_COLUMN_NAMES", "CSV_INDIVIDUAL", "HDF_KEY", "DLCConfig", "DLCProject",
+    "IndexStyle", "config_to_yaml_dict", "csv_frame", "image_size", "labels_frame",
+    "read_collected_data", "read_dlc_config", "read_dlc_project", "read_hdf_frame",
+    "write_collected_data", "write_dlc_project",
+]  # fmt: skip
+
 ImageSource = Mapping[str, str | Path] | Callable[[str, Path], None]
 
 
@@ -158,9 +166,12 @@ def _config_from_dict(raw: dict[str, Any]) -> DLCConfig:
 
 
 def config_to_yaml_dict(config: DLCConfig, project_path: str | Path) -> dict[str, Any]:
-    """The ``config.yaml`` content DeepLabCut needs to create a training set and train."""
-    if config.multianimal:
-        raise FormatError("writing multi-animal DeepLabCut projects is not supported yet")
+    """The ``config.yaml`` content DeepLabCut needs to create a training set and train.
+
+    A multi-animal config lists its body parts as ``multianimalbodyparts`` (every individual
+    has all of them; unique body parts are refused) and ``bodyparts: MULTI!``, as
+    DeepLabCut's own multi-animal projects do.
+    """
     out: dict[str, Any] = {
         "Task": config.task, "scorer": config.scorer, "date": config.date,
         "multianimalproject": False, "identity": None, "project_path": str(project_path),
@@ -175,315 +186,35 @@ def config_to_yaml_dict(config: DLCConfig, project_path: str | Path) -> dict[str
         "detector_batch_size": 1, "cropping": False, "x1": 0, "x2": 640, "y1": 277, "y2": 624,
         "corner2move2": [50, 50], "move2corner": True,
     }  # fmt: skip
+    ours = {"multianimalproject", "project_path", "video_sets"}
+    if config.multianimal:
+        _check_multianimal(config)
+        ours |= {"identity", "uniquebodyparts", "multianimalbodyparts"}
+        out.update(
+            multianimalproject=True,
+            identity=bool(config.extra.get("identity") or False),
+            individuals=list(config.individuals),
+            uniquebodyparts=[],
+            multianimalbodyparts=list(config.bodyparts),
+            bodyparts="MULTI!",
+        )
     for key, value in config.extra.items():
-        if key not in ("multianimalproject", "project_path", "video_sets"):
+        if key not in ours:
             out[key] = value
     return out
 
 
-# --- CollectedData -------------------------------------------------------------------------
-
-
-def read_collected_data(
-    path: str | Path, expected_bodyparts: Sequence[str] | None = None
-) -> LabeledFrames:
-    """Read a ``CollectedData_<scorer>.h5`` or ``.csv`` into LabeledFrames.
-
-    Both index styles are accepted (one path string, or the 3-level
-    ``labeled-data / video / image`` index) and give relative paths with forward slashes.
-    keypoints: float64 (frames, 1, keypoints, 2), NaN = not labeled. With
-    ``expected_bodyparts``, the file must have exactly those, and the result uses that order.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError("file not found", path)
-    if path.stat().st_size == 0:
-        raise FormatError("file is empty", path)
-    try:
-        if path.suffix.lower() == ".csv":
-            table = _table_from_csv(path)
-        elif path.suffix.lower() in (".h5", ".hdf5", ".hdf"):
-            table = _table_from_hdf(path)
-        else:
-            raise FormatError("expected a .h5 or .csv file")
-        return _frames_from_table(*table, expected_bodyparts=expected_bodyparts)
-    except FormatError as exc:
-        if exc.path is not None:
-            raise
-        raise FormatError(exc.problem, path) from exc
-
-
-# (scorers, bodyparts, coords) per column, image path per row, values (rows, columns)
-_Table = tuple[list[str], list[str], list[str], list[str], np.ndarray]
-
-
-def read_hdf_frame(path: Path) -> pd.DataFrame:
-    """The DataFrame under key df_with_missing (or the only key) of a pandas HDF5 file."""
-    try:
-        with pd.HDFStore(path, mode="r") as store:
-            keys = [k.lstrip("/") for k in store]
-            if HDF_KEY in keys:
-                key = HDF_KEY
-            elif len(keys) == 1:
-                key = keys[0]
-            else:
-                raise FormatError(f"expected key {HDF_KEY!r} or a single key, found {keys}")
-            data = store[key]
-    except FormatError:
-        raise
-    except Exception as exc:  # PyTables/h5py raise many unrelated types for a broken file
-        raise FormatError(f"not a readable pandas HDF5 file ({type(exc).__name__}: {exc})") from exc
-    if not isinstance(data, pd.DataFrame):
-        raise FormatError(f"key {key!r} holds a {type(data).__name__}, not a DataFrame")
-    return data
-
-
-def drop_single_individual(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns without their 'individuals' level when it names one animal; several → error."""
-    if "individuals" not in list(df.columns.names):
-        return df
-    individuals = df.columns.get_level_values("individuals").unique().tolist()
-    if len(individuals) != 1:
+def _check_multianimal(config: DLCConfig) -> None:
+    """Refuse what a multi-animal config holds that PoseLoop cannot represent."""
+    unique = list(config.extra.get("uniquebodyparts") or [])
+    if unique:
         raise FormatError(
-            f"multi-animal labels ({len(individuals)} individuals) are not supported yet"
+            f"unique body parts ({', '.join(map(str, unique))}) are not supported; "
+            "every body part must belong to every individual"
         )
-    return df.droplevel("individuals", axis=1)
-
-
-def _table_from_hdf(path: Path) -> _Table:
-    df = drop_single_individual(read_hdf_frame(path))
-    names = list(df.columns.names)
-    if df.columns.nlevels == 4:
-        raise FormatError("multi-animal labels (an 'individuals' level) are not supported yet")
-    if df.columns.nlevels != 3 or names not in (COLUMN_NAMES, [None, None, None]):
-        raise FormatError(f"columns must have the levels {COLUMN_NAMES}, found {names}")
-    bad = [str(c) for c, dtype in df.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
-    if bad:
-        raise FormatError(f"non-numeric values in column(s) {', '.join(bad[:5])}")
-    if isinstance(df.index, pd.MultiIndex):
-        if df.index.nlevels != 3:
-            raise FormatError(f"a multi-level row index must have 3 levels, has {df.index.nlevels}")
-        paths = ["/".join(str(part) for part in row) for row in df.index]
-    else:
-        if not all(isinstance(p, str) for p in df.index):
-            raise FormatError("the row index must be image paths")
-        paths = list(df.index)
-    scorers, parts, coords = ([str(v) for v in df.columns.get_level_values(i)] for i in range(3))
-    return scorers, parts, coords, paths, df.to_numpy(dtype=np.float64)
-
-
-def _read_csv_rows(path: Path) -> list[list[str]]:
-    try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.reader(fh))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise FormatError(f"not a readable CSV file ({exc})") from exc
-    while rows and not any(cell.strip() for cell in rows[-1]):
-        rows.pop()
-    if not rows:
-        raise FormatError("file is empty")
-    return rows
-
-
-def _drop_individuals_row(rows: list[list[str]]) -> tuple[list[list[str]], int]:
-    """The rows without an 'individuals' header row naming one animal (several → error), and
-    how many rows were dropped."""
-    if len(rows) < 2 or not rows[1] or rows[1][0].strip() != "individuals":
-        return rows, 0
-    names = {cell for cell in rows[1][1:] if cell}
-    if len(names) > 1:
-        raise FormatError(f"multi-animal labels ({len(names)} individuals) are not supported yet")
-    return [rows[0], *rows[2:]], 1
-
-
-def _csv_header(rows: list[list[str]]) -> tuple[int, list[list[str]]]:
-    """Number of index columns and the three header rows' data cells."""
-    first = [r[0].strip() if r else "" for r in rows[:4]]
-    if first[:3] != COLUMN_NAMES:
-        raise FormatError(
-            f"expected 3 header rows starting scorer / bodyparts / coords, found {first[:3]}"
-        )
-    n_index = 1
-    while n_index < len(rows[0]) and rows[0][n_index] == "":
-        n_index += 1
-    if n_index not in (1, 3):
-        raise FormatError(f"expected 1 or 3 index columns, found {n_index}")
-    width = len(rows[0])
-    for line, row in enumerate(rows[:3], start=1):
-        if len(row) != width:
-            raise FormatError(f"header line {line} has {len(row)} fields, expected {width}")
-        if any(row[1:n_index]):
-            raise FormatError(f"header line {line} has values in the index columns")
-    return n_index, [row[n_index:] for row in rows[:3]]
-
-
-def _parse_value(text: str, line: int, column: str) -> float:
-    text = text.strip()
-    if text == "" or text.lower() == "nan":
-        return math.nan
-    try:
-        return float(text)
-    except ValueError:
-        raise FormatError(f"line {line}, column {column}: {text!r} is not a number") from None
-
-
-def _table_from_csv(path: Path) -> _Table:
-    rows, dropped = _drop_individuals_row(_read_csv_rows(path))
-    n_index, (scorers, parts, coords) = _csv_header(rows)
-    width = len(rows[0])
-    paths: list[str] = []
-    values = np.empty((len(rows) - 3, width - n_index), dtype=np.float64)
-    for i, row in enumerate(rows[3:]):
-        line = i + 4 + dropped
-        if len(row) != width:
-            raise FormatError(
-                f"line {line} has {len(row)} fields, expected {width} (truncated or malformed row)"
-            )
-        if not all(cell.strip() for cell in row[:n_index]):
-            raise FormatError(f"line {line} has no image path")
-        paths.append("/".join(cell.strip() for cell in row[:n_index]))
-        for j, cell in enumerate(row[n_index:]):
-            values[i, j] = _parse_value(cell, line, f"{parts[j]}/{coords[j]}")
-    return scorers, parts, coords, paths, values
-
-
-def _column_positions(
-    parts: list[str], coords: list[str]
-) -> tuple[list[str], dict[tuple[str, str], int]]:
-    """Body parts in file order and the column of each (body part, coord)."""
-    odd = sorted(set(coords) - {"x", "y"})
-    if odd:
-        hint = " (this looks like a pose table; use read_pose_table)" if "likelihood" in odd else ""
-        raise FormatError(f"coords must be x and y only, found {odd}{hint}")
-    positions: dict[tuple[str, str], int] = {}
-    for col, key in enumerate(zip(parts, coords, strict=True)):
-        if key in positions:
-            raise FormatError(f"duplicate column {key[0]}/{key[1]}")
-        positions[key] = col
-    order = list(dict.fromkeys(parts))
-    lacking = [f"{bp}/{c}" for bp in order for c in ("x", "y") if (bp, c) not in positions]
-    if lacking:
-        raise FormatError(f"missing column(s) {', '.join(lacking)}")
-    return order, positions
-
-
-def _frames_from_table(
-    scorers: list[str],
-    parts: list[str],
-    coords: list[str],
-    paths: list[str],
-    values: np.ndarray,
-    expected_bodyparts: Sequence[str] | None,
-) -> LabeledFrames:
-    if len(set(scorers)) > 1:
-        raise FormatError(f"several scorers in one file: {sorted(set(scorers))}")
-    if not parts:
-        raise FormatError("no body part columns")
-    bodyparts, positions = _column_positions(parts, coords)
-    if expected_bodyparts is not None:
-        unknown = [bp for bp in bodyparts if bp not in expected_bodyparts]
-        missing = [bp for bp in expected_bodyparts if bp not in bodyparts]
-        if unknown or missing:
-            raise FormatError(
-                "body parts do not match the project: "
-                + "; ".join(
-                    f"{label} {', '.join(names)}"
-                    for label, names in (("unknown", unknown), ("missing", missing))
-                    if names
-                )
-            )
-        bodyparts = list(expected_bodyparts)
-    paths = [p.replace("\\", "/") for p in paths]
-    dupes = sorted({p for p in paths if paths.count(p) > 1})
-    if dupes:
-        raise FormatError(f"duplicate rows for image(s) {', '.join(dupes[:5])}")
-    cols = [positions[(bp, c)] for bp in bodyparts for c in ("x", "y")]
-    kp = values[:, cols].reshape(len(paths), 1, len(bodyparts), 2)
-    _check_coordinates(kp, paths, bodyparts)
-    return LabeledFrames(
-        image_paths=paths, bodyparts=bodyparts, keypoints=kp, scorer=scorers[0] if scorers else ""
-    )
-
-
-def _check_coordinates(kp: np.ndarray, paths: list[str], bodyparts: list[str]) -> None:
-    """Name the first offending image and body part, which LabeledFrames cannot."""
-    checks = (
-        (np.isinf(kp).any(axis=-1), "an infinite coordinate"),
-        ((kp < 0).any(axis=-1), "a negative coordinate"),
-        (np.isnan(kp[..., 0]) != np.isnan(kp[..., 1]), "only one of x, y"),
-    )
-    for bad, what in checks:
-        if bad.any():
-            f, _, k = np.argwhere(bad)[0]
-            raise FormatError(
-                f"{what} for {bodyparts[k]} in {paths[f]} ({int(bad.sum())} such point(s))"
-            )
-
-
-def labels_frame(
-    scorer: str,
-    bodyparts: Sequence[str],
-    image_paths: Sequence[str],
-    keypoints: np.ndarray,
-    index_style: IndexStyle = "path",
-) -> pd.DataFrame:
-    """DeepLabCut's CollectedData DataFrame; keypoints (frames, [1,] keypoints, 2)."""
-    kp = np.asarray(keypoints, dtype=np.float64)
-    if kp.ndim == 3:
-        kp = kp[:, None]
-    frames = LabeledFrames(list(image_paths), list(bodyparts), kp, scorer=scorer)
-    if frames.n_individuals != 1:
-        raise FormatError("writing multi-animal DeepLabCut labels is not supported yet")
-    columns = pd.MultiIndex.from_product(
-        [[scorer], frames.bodyparts, ["x", "y"]], names=COLUMN_NAMES
-    )
-    index: pd.Index
-    if index_style == "multi":
-        split = [tuple(p.split("/")) for p in frames.image_paths]
-        if any(len(s) != 3 for s in split):
-            raise FormatError("a 3-level index needs paths like labeled-data/<video>/<image>")
-        index = pd.MultiIndex.from_tuples(split)
-    else:
-        index = pd.Index(frames.image_paths)
-    return pd.DataFrame(kp.reshape(frames.n_frames, -1), index=index, columns=columns)
-
-
-def write_collected_data(
-    folder: str | Path,
-    scorer: str,
-    bodyparts: Sequence[str],
-    image_paths: Sequence[str],
-    keypoints: np.ndarray,
-    index_style: IndexStyle = "path",
-) -> tuple[Path, Path]:
-    """Write ``CollectedData_<scorer>.h5`` (key df_with_missing, table format) and ``.csv``.
-
-    keypoints: (frames, keypoints, 2) or (frames, 1, keypoints, 2), NaN = not labeled.
-    ``index_style`` "path" (one string, like the shipped examples; table format) or "multi"
-    (3 levels, like DeepLabCut 3; fixed format) shapes the .h5. The .csv always has the
-    one-column path index and an "individuals" header row (`csv_frame`), so that movement
-    reads it too. Returns (h5 path, csv path).
-    """
-    df = labels_frame(scorer, bodyparts, image_paths, keypoints, index_style)
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    h5_path = folder / f"CollectedData_{scorer}.h5"
-    csv_path = folder / f"CollectedData_{scorer}.csv"
-    # PyTables' table format cannot hold a row MultiIndex next to column MultiIndex, so the
-    # 3-level style is stored "fixed"; pandas reads both the same way.
-    fmt = "fixed" if index_style == "multi" else "table"
-    df.to_hdf(h5_path, key=HDF_KEY, format=fmt, mode="w")
-    csv_frame(labels_frame(scorer, bodyparts, image_paths, keypoints)).to_csv(csv_path)
-    return h5_path, csv_path
-
-
-def csv_frame(df: pd.DataFrame) -> pd.DataFrame:
-    """A CollectedData frame (path index) with the CSV's "individuals" level (see CSV_INDIVIDUAL).
-
-    movement reads that CSV; DeepLabCut's `convertcsv2h5` reads it back to these values.
-    """
-    columns = [(scorer, CSV_INDIVIDUAL, part, coord) for scorer, part, coord in df.columns]
-    return df.set_axis(pd.MultiIndex.from_tuples(columns, names=CSV_COLUMN_NAMES), axis=1)
+    if not config.individuals:
+        raise FormatError("a multi-animal config.yaml must list its individuals")
+    check_names(config.individuals, "individuals")
 
 
 # --- projects ------------------------------------------------------------------------------
@@ -516,19 +247,33 @@ def _labels_file(folder: Path, scorer: str) -> Path | None:
 def read_dlc_project(project_dir: str | Path) -> DLCProject:
     """Read a DeepLabCut project: config plus every ``labeled-data/*/CollectedData_*``.
 
-    Checks that every labeled image exists and reads its size from the header.
+    Checks that every labeled image exists and reads its size from the header. A
+    multi-animal project gives one slot per individual of its config, in that order, and
+    their names in ``frames.individuals``.
     """
     root = Path(project_dir)
     config = read_dlc_config(root / "config.yaml")
+    individuals = None
     if config.multianimal:
-        raise FormatError("multi-animal DeepLabCut projects are not supported yet", root)
+        try:
+            _check_multianimal(config)
+        except FormatError as exc:
+            raise FormatError(exc.problem, root / "config.yaml") from exc
+        individuals = list(config.individuals)
     parts: list[LabeledFrames] = []
     labeled = root / "labeled-data"
     folders = sorted(p for p in labeled.iterdir() if p.is_dir()) if labeled.is_dir() else []
     for folder in folders:
         labels = _labels_file(folder, config.scorer)
         if labels is not None:
-            parts.append(read_collected_data(labels, expected_bodyparts=config.bodyparts))
+            part = read_collected_data(labels, config.bodyparts, individuals)
+            if part.n_individuals != 1 and individuals is None:
+                raise FormatError(
+                    f"{part.n_individuals} individuals labeled but config.yaml is not a "
+                    "multi-animal project (multianimalproject: false)",
+                    labels,
+                )
+            parts.append(part)
     paths = [p for part in parts for p in part.image_paths]
     files = [root / p for p in paths]
     missing = [p for p, f in zip(paths, files, strict=True) if not f.is_file()]
@@ -542,10 +287,11 @@ def read_dlc_project(project_dir: str | Path) -> DLCProject:
         bodyparts=list(config.bodyparts),
         keypoints=np.concatenate([p.keypoints for p in parts])
         if parts
-        else np.empty((0, 1, n_parts, 2)),
+        else np.empty((0, len(individuals or [""]), n_parts, 2)),
         skeleton=list(config.skeleton),
         scorer=config.scorer,
         image_sizes=[image_size(f) for f in files],
+        individuals=individuals,
     )
     return DLCProject(root=root, config=config, frames=frames, image_files=files)
 
@@ -577,6 +323,8 @@ def write_dlc_project(
     each of them to a file to copy, or is a callback ``(relative path, destination)`` that
     writes it; None leaves the images to the caller. Each labeled-data folder gets a
     ``video_sets`` entry (DeepLabCut finds labels through it) unless one already matches.
+    A multi-animal config needs frames with one slot per config individual (named alike,
+    or anonymous) and writes DeepLabCut's multi-animal labels.
     """
     root = Path(folder).resolve()
     if list(frames.bodyparts) != list(config.bodyparts):
@@ -584,6 +332,7 @@ def write_dlc_project(
             f"frames' body parts {frames.bodyparts} differ from the config's "
             f"{list(config.bodyparts)}"
         )
+    individuals = _project_individuals(config, frames)
     by_video: dict[str, list[int]] = {}
     for i, rel in enumerate(frames.image_paths):
         bits = rel.split("/")
@@ -602,6 +351,7 @@ def write_dlc_project(
             [frames.image_paths[i] for i in rows],
             frames.keypoints[rows],
             index_style,
+            individuals,
         )
         if video not in stems:
             video_sets[str(root / "videos" / f"{video}.mp4")] = _video_entry(root, frames, rows)
@@ -612,6 +362,25 @@ def write_dlc_project(
     config_path = root / "config.yaml"
     config_path.write_text(yaml.safe_dump(body, sort_keys=False), encoding="utf-8")
     return config_path
+
+
+def _project_individuals(config: DLCConfig, frames: LabeledFrames) -> list[str] | None:
+    """The individual names to write: the config's for a multi-animal project, else None."""
+    if not config.multianimal:
+        if frames.n_individuals != 1:
+            raise FormatError(
+                f"frames have {frames.n_individuals} individuals but the config is not "
+                "multi-animal"
+            )
+        return None
+    _check_multianimal(config)
+    names = list(config.individuals)
+    named = frames.individuals is not None
+    if frames.n_individuals != len(names) or (named and frames.individuals != names):
+        raise FormatError(
+            f"frames' individuals {frames.individual_names()} differ from the config's {names}"
+        )
+    return names
 
 
 def _video_entry(root: Path, frames: LabeledFrames, rows: list[int]) -> dict[str, Any]:

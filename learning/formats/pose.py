@@ -61,6 +61,11 @@ def visibility_from_keypoints(keypoints: np.ndarray) -> np.ndarray:
     return np.where(present, VISIBLE, NOT_PRESENT).astype(np.int8)
 
 
+def default_individuals(count: int) -> list[str]:
+    """Names for ``count`` anonymous individuals: individual_0, individual_1…"""
+    return [f"individual_{i}" for i in range(count)]
+
+
 @dataclass
 class LabeledFrames:
     """Labeled images with their keypoints, as every adapter reads and writes them.
@@ -74,6 +79,8 @@ class LabeledFrames:
         skeleton: edges as pairs of body part names.
         scorer: who labeled (DeepLabCut's scorer); may be empty.
         image_sizes: (width, height) per frame, or None when unknown.
+        individuals: one name per individual (DeepLabCut's individuals, SLEAP's tracks), or
+            None when the animals are anonymous; see :meth:`individual_names`.
     """
 
     image_paths: list[str]
@@ -83,6 +90,7 @@ class LabeledFrames:
     skeleton: list[tuple[str, str]] = field(default_factory=list)
     scorer: str = ""
     image_sizes: list[tuple[int, int]] | None = None
+    individuals: list[str] | None = None
 
     def __post_init__(self) -> None:
         paths = check_names(self.image_paths, "image paths")
@@ -110,6 +118,12 @@ class LabeledFrames:
             self.visibility = self._checked_visibility(self.visibility)
         if self.image_sizes is not None:
             self.image_sizes = self._checked_sizes(self.image_sizes)
+        if self.individuals is not None:
+            self.individuals = check_names(self.individuals, "individuals")
+            if len(self.individuals) != kp.shape[1]:
+                raise FormatError(
+                    f"{len(self.individuals)} individual names for {kp.shape[1]} individuals"
+                )
 
     def _checked_visibility(self, visibility: np.ndarray) -> np.ndarray:
         vis = np.asarray(visibility)
@@ -141,6 +155,12 @@ class LabeledFrames:
     def n_individuals(self) -> int:
         """Number of individuals per image (1 for single-animal data)."""
         return self.keypoints.shape[1]
+
+    def individual_names(self) -> list[str]:
+        """``individuals``, or ``individual_0``, ``individual_1``… (movement's default names)."""
+        if self.individuals is not None:
+            return list(self.individuals)
+        return default_individuals(self.n_individuals)
 
     def visibility_or_default(self) -> np.ndarray:
         """``visibility`` if known, else the one implied by NaN coordinates (int8)."""

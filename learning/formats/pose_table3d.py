@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dlc import COLUMN_NAMES, HDF_KEY, read_hdf_frame
+from .collected_data import COLUMN_NAMES, HDF_KEY, read_hdf_frame
 from .errors import FormatError
 from .pose import check_names
 

@@ -42,7 +42,13 @@ def read_view_poses(path: str | Path) -> ViewPoses:
     if path.suffix.lower() == ".slp":
         return _read_slp(path)
     table = read_pose_table(path)
-    return ViewPoses(table.bodyparts, table.poses[..., :2].copy(), table.poses[..., 2].copy())
+    if table.individuals is not None and len(table.individuals) != 1:
+        raise FormatError(
+            f"expected the poses of one animal, found individuals {', '.join(table.individuals)}",
+            path,
+        )
+    poses = table.keypoints[:, 0]
+    return ViewPoses(table.bodyparts, poses.copy(), table.likelihood[:, 0].copy())
 
 
 def _read_slp(path: Path) -> ViewPoses:

@@ -50,3 +50,31 @@ def small_frames() -> LabeledFrames:
         scorer="tester",
         image_sizes=[(640, 480), (640, 480), (320, 240), (320, 240)],
     )
+
+
+@pytest.fixture(scope="session")
+def flies_pair() -> Path:
+    """The flies-pair SLEAP predictions (POSELOOP_SHARED_DATA/flies-pair); skips without it."""
+    root = Path(os.environ.get("POSELOOP_SHARED_DATA", "/work/shared/data")) / "flies-pair"
+    if not (root / "centered_pair_predictions.slp").is_file():
+        pytest.skip(f"flies-pair data not found at {root} (set POSELOOP_SHARED_DATA)")
+    return root
+
+
+@pytest.fixture
+def herd_frames() -> LabeledFrames:
+    """5 images of 3 named animals, 3 body parts: "bob" is absent from images 0 and 3,
+    "cleo" lacks a point on image 2, and no image has the same points for two animals."""
+    rng = np.random.default_rng(11)
+    kp = rng.uniform(0, 300, size=(5, 3, 3, 2))
+    kp[[0, 3], 1] = np.nan
+    kp[2, 2, 0] = np.nan
+    return LabeledFrames(
+        image_paths=[f"labeled-data/cage/img{i:03d}.png" for i in range(5)],
+        bodyparts=["nose", "ear", "tail"],
+        keypoints=kp,
+        skeleton=[("nose", "ear"), ("ear", "tail")],
+        scorer="tester",
+        image_sizes=[(320, 240)] * 5,
+        individuals=["ada", "bob", "cleo"],
+    )

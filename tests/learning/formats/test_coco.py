@@ -145,3 +145,83 @@ def test_nan_literal_in_file_is_rejected(small_frames: LabeledFrames, tmp_path: 
     path.write_text(json.dumps(coco))  # writes the non-standard NaN literal
     with pytest.raises(FormatError, match="NaN"):
         read_coco(path)
+
+
+# --- several animals per image -------------------------------------------------------------
+
+
+def test_round_trip_keeps_each_animal_in_its_slot(herd_frames: LabeledFrames) -> None:
+    # "bob" is absent from the first image: without track ids, "cleo" would take his slot.
+    back = from_coco(json.loads(json.dumps(to_coco(herd_frames))))
+    assert back.individuals == ["ada", "bob", "cleo"]
+    np.testing.assert_array_equal(back.keypoints, herd_frames.keypoints)
+    np.testing.assert_array_equal(back.visibility, herd_frames.visibility_or_default())
+
+
+def test_export_names_each_annotations_animal(herd_frames: LabeledFrames) -> None:
+    anns = to_coco(herd_frames)["annotations"]
+    assert len(anns) == 5 * 3 - 2
+    assert [(a["image_id"], a["track"]) for a in anns[:3]] == [(1, "ada"), (1, "cleo"),
+                                                               (2, "ada")]  # fmt: skip
+    assert [a["attributes"]["object_id"] for a in anns[:3]] == [1, 3, 1]
+    assert anns[0]["num_keypoints"] == 3
+
+
+def test_single_anonymous_animal_has_no_track(small_frames: LabeledFrames) -> None:
+    anns = to_coco(small_frames)["annotations"]
+    assert not any("track" in a or "attributes" in a for a in anns)
+    assert from_coco(to_coco(small_frames)).individuals is None
+
+
+def test_sleap_io_reads_the_tracks(herd_frames: LabeledFrames, tmp_path: Path) -> None:
+    sio = pytest.importorskip("sleap_io")
+    Image = pytest.importorskip("PIL.Image")
+    for rel in herd_frames.image_paths:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (320, 240)).save(tmp_path / rel)
+    labels = sio.load_coco(str(write_coco(tmp_path / "coco.json", herd_frames)))
+    assert len(labels.labeled_frames) == 5
+    for f, lf in enumerate(sorted(labels.labeled_frames, key=lambda lf: lf.video.filename)):
+        for inst in lf.instances:
+            slot = int(inst.track.name.removeprefix("track_")) - 1
+            np.testing.assert_allclose(inst.numpy(), herd_frames.keypoints[f, slot])
+
+
+def test_track_ids_without_names_and_names_without_ids(small_frames: LabeledFrames) -> None:
+    coco = to_coco(small_frames)
+    for ann, track_id in zip(coco["annotations"], [7, 3, 7, 3], strict=True):
+        ann["track_id"] = track_id
+    frames = from_coco(coco)
+    assert frames.individuals == ["track_3", "track_7"]  # numeric ids in order
+    np.testing.assert_array_equal(frames.keypoints[0, 1], small_frames.keypoints[0, 0])
+    assert np.isnan(frames.keypoints[0, 0]).all()
+    for ann, name in zip(coco["annotations"], ["rex", "ace", "rex", "ace"], strict=True):
+        del ann["track_id"]
+        ann["track"] = name
+    assert from_coco(coco).individuals == ["rex", "ace"]  # names in order of appearance
+
+
+def _tracked(coco: dict[str, Any], *names: Any) -> dict[str, Any]:
+    for ann, name in zip(coco["annotations"], names, strict=False):
+        if name is not None:
+            ann["track"] = name
+    return coco
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [(("a", None, "a", "a"), "name no track while others do"), (("a", 3, "a", "a"), "not a non"),
+     (("a", "a", "a", "a"), "has track 'a' twice"), (("a", "", "a", "a"), "not a non-empty")],
+)  # fmt: skip
+def test_bad_tracks(small_frames: LabeledFrames, names: tuple[Any, ...], message: str) -> None:
+    coco = to_coco(small_frames)
+    coco["annotations"][1]["image_id"] = 1  # two annotations on image 1
+    with pytest.raises(FormatError, match=message):
+        from_coco(_tracked(coco, *names))
+
+
+def test_one_track_id_with_two_names(herd_frames: LabeledFrames) -> None:
+    coco = to_coco(herd_frames)
+    coco["annotations"][0]["track"] = "zed"
+    with pytest.raises(FormatError, match="track id 1 is named both 'zed' and 'ada'"):
+        from_coco(coco)

@@ -274,7 +274,10 @@ def test_good_csv_reads(tmp_path: Path) -> None:
         (GOOD_CSV.replace("5.0,6.0", "5.0,"), "only one of x, y"),
         (GOOD_CSV.replace("img1", "img0"), "duplicate rows for image"),
         (GOOD_CSV.replace("S,S,S,S", "S,S,T,T"), "several scorers"),
-        (GOOD_CSV.replace("bodyparts,", "individuals,a,a,b,b\nbodyparts,"), "2 individuals"),
+        (GOOD_CSV.replace("bodyparts,", "individuals,a,a,b,b\nbodyparts,"),
+         "individual b has body parts tail but a has nose"),
+        (GOOD_CSV.replace("bodyparts,", "individuals,a,a,single,single\nbodyparts,"),
+         "unique body parts \\(individual 'single': tail\\)"),
         (GOOD_CSV.replace("tail,tail", "tail,nose"), "duplicate column nose/y"),
     ],
 )
@@ -306,12 +309,14 @@ def _df(columns: list[tuple[str, ...]], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(np.ones((1, len(columns))), index=["labeled-data/v/a.png"], columns=cols)
 
 
-def test_h5_multi_animal_is_rejected(tmp_path: Path) -> None:
+def test_h5_multi_animal_reads_one_slot_per_individual(tmp_path: Path) -> None:
     df = _df([("S", "mouse1", "nose", "x"), ("S", "mouse1", "nose", "y"),
               ("S", "mouse2", "nose", "x"), ("S", "mouse2", "nose", "y")],
              ["scorer", "individuals", "bodyparts", "coords"])  # fmt: skip
-    with pytest.raises(FormatError, match="multi-animal"):
-        read_collected_data(_h5(tmp_path, df))
+    df.iloc[0, 2:] = [7.0, 8.0]
+    frames = read_collected_data(_h5(tmp_path, df))
+    assert frames.individuals == ["mouse1", "mouse2"]
+    np.testing.assert_array_equal(frames.keypoints[0, :, 0], [[1.0, 1.0], [7.0, 8.0]])
 
 
 def test_h5_with_one_individual_reads(tmp_path: Path) -> None:

@@ -52,3 +52,19 @@ def test_visibility_from_keypoints_marks_nan_as_absent() -> None:
     kp = np.ones((1, 1, 2, 2))
     kp[0, 0, 1] = np.nan
     assert visibility_from_keypoints(kp).tolist() == [[[2, 0]]]
+
+
+def test_individual_names_default_and_named() -> None:
+    two = np.ones((2, 2, 2, 2))
+    assert _frames(keypoints=two).individual_names() == ["individual_0", "individual_1"]
+    assert _frames(keypoints=two, individuals=["a", "b"]).individual_names() == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    ("individuals", "message"),
+    [(["a"], "1 individual names for 2 individuals"), (["a", "a"], "duplicate individuals"),
+     (["a", ""], "non-empty strings")],
+)  # fmt: skip
+def test_bad_individual_names(individuals: list[str], message: str) -> None:
+    with pytest.raises(FormatError, match=message):
+        _frames(keypoints=np.ones((2, 2, 2, 2)), individuals=individuals)

@@ -54,3 +54,12 @@ def test_missing_and_broken_files(tmp_path) -> None:
     bad.write_bytes(b"garbage")
     with pytest.raises(FormatError, match="not a readable SLEAP file"):
         read_view_poses(bad)
+
+
+def test_multi_animal_table_is_refused_unless_one_animal(tmp_path) -> None:
+    poses = np.full((3, 2, 1, 3), 0.5)
+    h5, _ = write_pose_table(tmp_path / "two", "S", ["nose"], poses, individuals=["a", "b"])
+    with pytest.raises(FormatError, match="one animal, found individuals a, b"):
+        read_view_poses(h5)
+    h5, _ = write_pose_table(tmp_path / "one", "S", ["nose"], poses[:, :1], individuals=["a"])
+    assert read_view_poses(h5).points.shape == (3, 1, 2)
