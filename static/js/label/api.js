@@ -1,8 +1,20 @@
 // A small client for the annotation API: JSON in and out, session auth with the CSRF header.
 
+// A refusal's message: DRF's `detail`, else the first field's messages (a 400 names the field,
+// e.g. {"points": "Two instances of one frame have the same track."}).
+function messageOf(data) {
+  if (!data || typeof data !== "object") return "";
+  if (data.detail) return String(data.detail);
+  for (const value of Object.values(data)) {
+    if (typeof value === "string") return value;
+    if (Array.isArray(value) && value.length && value.every((v) => typeof v === "string")) return value.join(" ");
+  }
+  return "";
+}
+
 export class ApiError extends Error {
   constructor(status, data) {
-    super((data && data.detail) || `Request failed (${status})`);
+    super(messageOf(data) || `Request failed (${status})`);
     this.status = status;
     this.data = data;
   }

@@ -1,8 +1,10 @@
 // The labeling workspace: lease a frame, place keypoints, autosave, submit, lease the next.
 
 import { Api, ApiError } from "./api.js";
-import { drawPoint, drawSkeleton, drawSuggestion } from "./overlay.js";
-import { ABSENT, History, OCCLUDED, PointSet, VISIBLE } from "./points.js";
+import { Animals, fillFrom, instanceColor, matchPredicted } from "./instances.js";
+import { InstancePanel } from "./instance_panel.js";
+import { drawInstanceTag, drawPoint, drawSkeleton, drawSuggestion } from "./overlay.js";
+import { ABSENT, History, OCCLUDED, VISIBLE } from "./points.js";
 import { Saver } from "./saver.js";
 import { ModelWatch, refreshProgress, Stopwatch } from "./status.js";
 import { ImageControls } from "./controls.js";
@@ -16,16 +18,25 @@ const CONFIDENT = Number(root.dataset.confident || 0.6);
 const EMPTY_POLL_MS = 30000;
 const SKIP_REASONS = ["Too blurry", "Animal not in view", "Can't tell the body parts apart", "Other animal in the way"];
 const FLAG_REASONS = ["Corrupted or black frame", "Wrong video or project", "No animal in the frame", "Duplicate frame"];
+// Several animals per frame (the project's max_animals > 1): its names for them, if any.
+const MAX_ANIMALS = Number(root.dataset.maxAnimals || 1);
+const MULTI = MAX_ANIMALS > 1;
+const INDIVIDUALS = JSON.parse($("project-individuals")?.textContent || "[]");
+const DUPLICATE_OFFSET_PX = 8; // a duplicated animal is shifted this far, so both show
 
 const state = {
   parts: [],
   edges: [],
-  set: null,
+  animals: null, // Animals: the frame's instances (one in a single-animal project)
+  get set() {
+    return this.animals?.set ?? null; // the current instance's points: clicks go there
+  },
   active: 0,
   entry: null,
   frame: null,
   source: "human",
   prediction: null, // Map bodypart id → {x, y, likelihood}
+  predicted: null, // several animals: [{track, score, points: Map bodypart id → {x, y, likelihood}}]
   // Labels of two or more other views of a multi-camera session, reprojected here:
   // {views: [camera names], points: Map bodypart id → {x, y, views}}; preferred to the model.
   reprojection: null,
@@ -53,10 +64,12 @@ const imageControls = new ImageControls(root, viewer);
 const saver = new Saver({
   api,
   delay: Number(root.dataset.autosaveMs || 1500),
-  snapshot: () => ({ points: state.set.payload(), seconds_spent: stopwatch.seconds, source: state.source }),
+  snapshot: () => ({ points: state.animals.payload(), seconds_spent: stopwatch.seconds, source: state.source }),
   onSaved: (label) => {
     root.dataset.version = label.version;
   },
+  // A save the server refused (a 400 says what is wrong): the work stays on the page.
+  onError: (error) => toast.show(`Not saved: ${error.message}`, "error"),
   onConflict: (current) => {
     loadLabel(current);
     toast.show(
@@ -77,7 +90,7 @@ async function start() {
     const { data } = await api.get("skeleton/");
     state.parts = data.bodyparts;
     state.edges = data.edges;
-    state.set = new PointSet(state.parts);
+    state.animals = new Animals(state.parts, { multi: MULTI, max: MAX_ANIMALS, individuals: INDIVIDUALS });
   } catch (error) {
     showFatal(`Could not load the skeleton: ${error.message}`);
     return;
@@ -115,6 +128,7 @@ async function showFrame({ entry, frame, label }) {
   state.entry = entry;
   state.frame = frame;
   state.prediction = null;
+  state.predicted = null;
   state.reprojection = null;
   state.showSuggestions = true;
   state.confirmSubmit = false;
@@ -135,11 +149,11 @@ async function showFrame({ entry, frame, label }) {
   root.dataset.state = "labeling";
   renderAll();
   loadPrediction(frame.id);
-  loadReprojection(frame.id);
+  if (!MULTI) loadReprojection(frame.id);
 }
 
 function loadLabel(label) {
-  state.set.load(label ? label.points : [], { draft: !label || label.status === "draft" });
+  state.animals.load(label ? label.points : [], { draft: !label || label.status === "draft" });
   state.source = label && label.source === "corrected_prediction" ? "corrected_prediction" : "human";
   state.history.clear();
   const first = state.set.nextUndone(state.set.length - 1);
@@ -150,16 +164,17 @@ function loadLabel(label) {
 async function loadPrediction(frameId) {
   try {
     if (!(await models.hasModel())) {
-      if (state.prediction) {
+      if (state.prediction || state.predicted) {
         state.prediction = null;
+        state.predicted = null;
         renderAll();
       }
       return;
     }
     const { status, data } = await api.get(`frames/${frameId}/prediction/`, { expect: [404] });
     if (status === 404 || !data || state.frame?.id !== frameId) return;
-    state.prediction = new Map(data.points.filter((p) => p.x !== null && p.y !== null)
-      .map((p) => [p.bodypart, p]));
+    if (MULTI) state.predicted = predictedInstances(data);
+    else state.prediction = pointMap(data.points);
     renderAll();
   } catch {
     // Suggestions are a help, not a requirement: label by hand when they fail to load.
@@ -180,13 +195,33 @@ async function loadReprojection(frameId) {
   }
 }
 
+function pointMap(points) {
+  return new Map((points || []).filter((p) => p.x !== null && p.y !== null).map((p) => [p.bodypart, p]));
+}
+
+// A multi-animal prediction's animals; an answer with only `points` is one animal.
+function predictedInstances(data) {
+  const instances = data.instances ?? (data.points?.length ? [{ track: "", points: data.points }] : []);
+  return instances.map((i) => ({ track: i.track || "", score: i.score ?? null, points: pointMap(i.points) }))
+    .filter((i) => i.points.size);
+}
+
+// The predicted animal that belongs to the current instance (see matchPredicted), or null.
+function currentPrediction() {
+  if (!state.predicted?.length) return null;
+  const k = matchPredicted(state.animals, state.predicted).indexOf(state.animals.current);
+  return k >= 0 ? state.predicted[k] : null;
+}
+
 // The suggestion for a body part: the other views' reprojection where it covers the part,
-// else the model's prediction.
+// else the model's prediction (with several animals: the current animal's).
 function suggestionFor(partId) {
+  if (MULTI) return currentPrediction()?.points.get(partId);
   return state.reprojection?.points.get(partId) ?? state.prediction?.get(partId);
 }
 
 function hasSuggestions() {
+  if (MULTI) return !!state.predicted?.length;
   return !!(state.prediction || state.reprojection);
 }
 
@@ -239,11 +274,11 @@ function showFatal(text) {
 
 // Undo brings back the active part too, so undoing a placement selects that part again.
 function snapshot() {
-  return { points: state.set.snapshot(), source: state.source, active: state.active };
+  return { animals: state.animals.snapshot(), source: state.source, active: state.active };
 }
 
 function restore(saved) {
-  state.set.restore(saved.points);
+  state.animals.restore(saved.animals);
   state.source = saved.source;
   state.active = saved.active;
 }
@@ -273,10 +308,11 @@ function clampToImage(pt) {
 
 function press(pt, screen) {
   if (!state.frame || state.busy) return false;
-  const hit = state.set.hit(viewer, screen.x, screen.y);
-  if (hit >= 0) {
-    select(hit);
-    state.drag = { index: hit, before: snapshot(), moved: false, placed: false };
+  const hit = state.animals.hit(viewer, screen.x, screen.y);
+  if (hit) {
+    state.animals.select(hit.instance); // a point of another animal makes it the current one
+    select(hit.index);
+    state.drag = { index: hit.index, before: snapshot(), moved: false, placed: false };
     return true;
   }
   if (!viewer.contains(pt)) return false;
@@ -316,7 +352,7 @@ function release(cancelled) {
 }
 
 function hover(pt, screen) {
-  const over = state.set && state.set.hit(viewer, screen.x, screen.y) >= 0;
+  const over = !!state.animals?.hit(viewer, screen.x, screen.y);
   viewer.canvas.classList.toggle("over-point", over);
 }
 
@@ -374,15 +410,10 @@ function redo() {
 // Copy the model's suggestions into the label for undecided parts with likelihood ≥ `min`.
 function acceptSuggestions(min) {
   if (!hasSuggestions()) return toast.show("No model suggestions for this frame.");
+  if (MULTI) return acceptInstances(min);
   let count = 0;
   edit(() => {
-    state.parts.forEach((part, i) => {
-      const p = suggestionFor(part.id);
-      if (!p || state.set.isDone(i) || (p.likelihood ?? 0) < min) return;
-      state.set.place(i, p.x, p.y);
-      state.set.setState(i, VISIBLE);
-      count += 1;
-    });
+    count = fillFrom(state.set, state.parts, suggestionFor, min);
     if (!count) return false;
     state.source = "corrected_prediction";
     return true;
@@ -394,10 +425,109 @@ function acceptSuggestions(min) {
   return toast.show(`Accepted ${count} suggestion${count === 1 ? "" : "s"}: drag any that are off.`, "ok");
 }
 
+// With several animals: every predicted animal fills the instance it belongs to (its track,
+// else the nearest, else an empty one) or a new one while max_animals allows, with its track.
+function acceptInstances(min) {
+  let count = 0;
+  edit(() => {
+    const before = state.animals.snapshot();
+    const { animals } = state;
+    const current = animals.current;
+    const target = matchPredicted(animals, state.predicted);
+    state.predicted.forEach((p, k) => {
+      let i = target[k];
+      if (i < 0) {
+        if (!animals.add()) return;
+        i = animals.length - 1;
+      }
+      const named = !INDIVIDUALS.length || INDIVIDUALS.includes(p.track);
+      const free = !animals.list.some((other) => other.track === p.track);
+      if (p.track && named && free && animals.isEmpty(i)) animals.setTrack(i, p.track);
+      count += fillFrom(animals.list[i].set, state.parts, (id) => p.points.get(id), min);
+    });
+    if (!count) {
+      animals.restore(before);
+      return false;
+    }
+    animals.select(current);
+    state.source = "corrected_prediction";
+    return true;
+  });
+  if (!count) return toast.show(min > 0 ? `No undecided part has likelihood ≥ ${min}.` : "Nothing to accept.");
+  const next = state.set.nextUndone(state.set.length - 1);
+  state.active = next >= 0 ? next : 0;
+  renderAll();
+  const n = state.animals.kept().length;
+  return toast.show(`Accepted ${count} suggestion${count === 1 ? "" : "s"} for ${n} animal${n === 1 ? "" : "s"}: drag any that are off.`, "ok");
+}
+
+// ---- Several animals ------------------------------------------------------------------------
+
+// The part to work on in the current animal: its first undecided one.
+function firstUndone() {
+  const next = state.set.nextUndone(state.set.length - 1);
+  return next >= 0 ? next : 0;
+}
+
+function animalName(index = state.animals.current) {
+  return state.animals.list[index]?.track || `animal ${index + 1}`;
+}
+
+function switchAnimal(delta) {
+  if (!state.frame || state.animals.length < 2) return;
+  state.animals.step(delta);
+  state.active = firstUndone();
+  renderAll();
+}
+
+function selectAnimal(index) {
+  if (!state.frame || index === state.animals.current || !state.animals.select(index)) return;
+  state.active = firstUndone();
+  renderAll();
+}
+
+function tooMany() {
+  toast.show(`This project has at most ${MAX_ANIMALS} animals per frame.`, "warn");
+}
+
+function addAnimal() {
+  if (!state.animals.canAdd()) return tooMany();
+  return edit(() => {
+    state.animals.add();
+    state.active = 0;
+  });
+}
+
+function duplicateAnimal() {
+  if (!state.animals.canAdd()) return tooMany();
+  if (state.animals.isEmpty(state.animals.current)) return toast.show("Nothing to duplicate: this animal has no point yet.");
+  return edit(() => {
+    state.animals.duplicate(DUPLICATE_OFFSET_PX, DUPLICATE_OFFSET_PX, state.frame);
+    state.active = firstUndone();
+  });
+}
+
+function deleteAnimal() {
+  const name = animalName();
+  edit(() => {
+    state.animals.remove();
+    state.active = firstUndone();
+  });
+  toast.show(`Deleted ${name} · Ctrl+Z brings it back.`);
+}
+
+function setTrack(index, track) {
+  edit(() => state.animals.setTrack(index, track));
+}
+
 // ---- Submitting, skipping, flagging -------------------------------------------------------
 
 async function submit() {
   if (!state.frame || state.busy) return;
+  if (MULTI) {
+    await submitAnimals();
+    return;
+  }
   const undone = state.set.undone();
   if (undone.length && !state.confirmSubmit) {
     state.confirmSubmit = true;
@@ -407,6 +537,34 @@ async function submit() {
     return;
   }
   if (undone.length) edit(() => undone.forEach((i) => state.set.setState(i, ABSENT)));
+  await sendSubmit();
+}
+
+// Several animals: the undecided parts of every placed animal are confirmed as with one;
+// animals without a placed point are not sent.
+async function submitAnimals() {
+  const { animals } = state;
+  const kept = animals.kept();
+  const undone = kept.flatMap((k) => animals.list[k].set.undone().map((i) => [k, i]));
+  if (!state.confirmSubmit && !kept.length) {
+    state.confirmSubmit = true;
+    toast.show("No animal placed. Place them, or press Enter again to submit the frame as showing no animal.", "warn", 9000);
+    return;
+  }
+  if (undone.length && !state.confirmSubmit) {
+    state.confirmSubmit = true;
+    animals.select(undone[0][0]);
+    select(undone[0][1]);
+    const names = kept.map((k) => [k, animals.list[k].set.undone()]).filter(([, parts]) => parts.length)
+      .map(([k, parts]) => `${animalName(k)}: ${parts.map((i) => state.parts[i].name).join(", ")}`);
+    toast.show(`Not placed: ${names.join("; ")}. Place them, or press Enter again to submit them as not present.`, "warn", 9000);
+    return;
+  }
+  if (undone.length) edit(() => undone.forEach(([k, i]) => animals.list[k].set.setState(i, ABSENT)));
+  await sendSubmit();
+}
+
+async function sendSubmit() {
   await leaveFrame(async () => {
     try {
       await saver.flush({ submit: true });
@@ -480,6 +638,10 @@ function explain(error) {
 
 function drawOverlay(ctx, view) {
   if (!state.set || !state.frame) return;
+  if (MULTI) {
+    drawAnimals(ctx, view);
+    return;
+  }
   if (hasSuggestions() && state.showSuggestions) {
     state.parts.forEach((part, i) => {
       const p = suggestionFor(part.id);
@@ -493,6 +655,39 @@ function drawOverlay(ctx, view) {
     const name = state.showNames || active ? part.name : "";
     drawPoint(ctx, view, state.set.at(i), part.color, { active, name });
   });
+}
+
+// Every animal in its colour (skeleton and a ring around its points), the current one on top
+// and at full strength; the model's suggestions where an animal's part is still undecided.
+function drawAnimals(ctx, view) {
+  const { animals } = state;
+  if (state.predicted?.length && state.showSuggestions) {
+    const target = matchPredicted(animals, state.predicted);
+    state.predicted.forEach((p, k) => {
+      const set = target[k] >= 0 ? animals.list[target[k]].set : null;
+      state.parts.forEach((part, i) => {
+        const q = p.points.get(part.id);
+        if (q && !set?.isDone(i)) drawSuggestion(ctx, view, q, part.color, q.likelihood ?? 0);
+      });
+    });
+  }
+  const order = animals.list.map((_, k) => k).filter((k) => k !== animals.current);
+  for (const k of [...order, animals.current]) {
+    const { set, track } = animals.list[k];
+    const current = k === animals.current;
+    const color = instanceColor(k);
+    const alpha = current ? 1 : 0.6;
+    drawSkeleton(ctx, view, state.edges, set.byName(), { color, alpha: current ? 0.95 : 0.5 });
+    let first = null;
+    state.parts.forEach((part, i) => {
+      if (!set.isPlaced(i)) return;
+      first ??= set.at(i);
+      const active = current && i === state.active;
+      const name = current && (state.showNames || active) ? part.name : "";
+      drawPoint(ctx, view, set.at(i), part.color, { active, name, ring: color, alpha });
+    });
+    if (first) drawInstanceTag(ctx, view, first, track || `animal ${k + 1}`, color, { alpha });
+  }
 }
 
 function statusText(i) {
@@ -545,7 +740,9 @@ function renderSuggestions() {
   const values = state.parts.map((part) => suggestionFor(part.id)).filter(Boolean);
   const confident = values.filter((p) => (p.likelihood ?? 0) >= CONFIDENT).length;
   const fromViews = values.filter((p) => p.fromViews).length;
-  $("suggestion-info").textContent = `${values.length} suggested, ${confident} with likelihood ≥ ${CONFIDENT}` +
+  const animals = MULTI ? `${state.predicted.length} animal${state.predicted.length === 1 ? "" : "s"} predicted; ` +
+    `for ${animalName()}: ` : "";
+  $("suggestion-info").textContent = `${animals}${values.length} suggested, ${confident} with likelihood ≥ ${CONFIDENT}` +
     (fromViews ? `, ${fromViews} from other views (${state.reprojection.views.join(", ")})` : "") +
     ". Ring opacity shows the likelihood.";
   box.dataset.fromViews = String(fromViews);
@@ -556,6 +753,14 @@ function renderSuggestions() {
 function hint() {
   const part = state.parts[state.active];
   if (!part || !state.frame) return "";
+  if (MULTI) return `${animalName()} · ${partHint(part)}`;
+  return partHint(part);
+}
+
+function partHint(part) {
+  if (MULTI && !state.set.undone().length) {
+    return "all parts done · n adds an animal · Enter submits · drag a point to move it";
+  }
   if (!state.set.undone().length) return "All parts done · Enter submits · drag a point to move it";
   if (state.set.isPlaced(state.active)) return `${part.name} placed · click elsewhere to move it · Tab for the next part`;
   if (state.set.at(state.active).state === ABSENT) return `${part.name} not present · x to undo`;
@@ -564,6 +769,7 @@ function hint() {
 
 function renderAll() {
   if (!state.set) return;
+  if (MULTI) instancePanel.render(state.animals);
   renderParts();
   renderSuggestions();
   $("stage-hint").textContent = hint();
@@ -595,7 +801,24 @@ const ACTIONS = {
     viewer.render();
   },
   "check-again": loadNext,
+  "add-instance": addAnimal,
+  "duplicate-instance": duplicateAnimal,
+  "delete-instance": deleteAnimal,
+  "previous-instance": () => switchAnimal(-1),
+  "next-instance": () => switchAnimal(1),
 };
+
+const instancePanel = MULTI
+  ? new InstancePanel($("instances"), { individuals: INDIVIDUALS, onSelect: selectAnimal, onTrack: setTrack })
+  : null;
+
+// Keys of the animals (several per frame only): none is a shortcut of a single-animal page.
+function instanceKey(event) {
+  if (!MULTI) return null;
+  if ((event.key === "Delete" || event.key === "Backspace") && event.shiftKey) return "delete-instance";
+  if (event.shiftKey) return null;
+  return { ",": "previous-instance", ".": "next-instance", n: "add-instance", d: "duplicate-instance" }[event.key] ?? null;
+}
 
 root.addEventListener("click", (event) => {
   const button = event.target.closest("[data-action]");
@@ -635,6 +858,7 @@ function onKey(event) {
   else if (event.key === "Tab") step(event.shiftKey ? -1 : 1);
   else if (event.key === "ArrowDown" || event.key === "ArrowRight") step(1);
   else if (event.key === "ArrowUp" || event.key === "ArrowLeft") step(-1);
+  else if (instanceKey(event)) ACTIONS[instanceKey(event)]();
   else if (event.key === "Escape") state.confirmSubmit = false;
   else if (KEYS[event.key] && ACTIONS[KEYS[event.key]]) ACTIONS[KEYS[event.key]]();
   else if (KEYS[key] && ACTIONS[KEYS[key]] && !event.shiftKey) ACTIONS[KEYS[key]]();

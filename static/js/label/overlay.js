@@ -39,9 +39,21 @@ export function drawSkeleton(ctx, view, edges, points, { color = null, alpha = 0
 }
 
 // A labeled point: filled when visible, a dashed ring when occluded; a halo when active.
-export function drawPoint(ctx, view, point, color, { active = false, name = "" } = {}) {
+// With several animals, `ring` is the instance's colour around the point and `alpha` dims
+// the instances other than the current one.
+export function drawPoint(ctx, view, point, color, { active = false, name = "", ring = null, alpha = 1 } = {}) {
   const { x, y } = view.toScreen(point.x, point.y);
   ctx.save();
+  ctx.globalAlpha = alpha;
+  if (ring) {
+    for (const [width, style] of [[5, "rgba(0,0,0,.6)"], [2.5, ring]]) {
+      ctx.beginPath();
+      ctx.arc(x, y, 8.5, 0, 2 * Math.PI);
+      ctx.lineWidth = width;
+      ctx.strokeStyle = style;
+      ctx.stroke();
+    }
+  }
   if (active) {
     ctx.beginPath();
     ctx.arc(x, y, 11, 0, 2 * Math.PI);
@@ -145,6 +157,17 @@ export function drawLink(ctx, view, a, b, color) {
   ctx.moveTo(s.x, s.y);
   ctx.lineTo(t.x, t.y);
   ctx.stroke();
+  ctx.restore();
+}
+
+// An instance's track name up and left of its first placed point (a point's own name goes
+// up and right).
+export function drawInstanceTag(ctx, view, point, text, color, { alpha = 1 } = {}) {
+  const { x, y } = view.toScreen(point.x, point.y);
+  ctx.save();
+  ctx.globalAlpha = alpha;
+  ctx.font = "600 12px system-ui, sans-serif";
+  drawTag(ctx, x - ctx.measureText(text).width - 20, y - 10, text, color);
   ctx.restore();
 }
 

@@ -3,7 +3,11 @@
 
 import { Api, ApiError } from "./api.js";
 import { ImageControls } from "./controls.js";
-import { MODEL_COLOR, OTHERS_COLOR, drawCross, drawDiamond, drawLink, drawPoint, drawSkeleton } from "./overlay.js";
+import { InstancePanel } from "./instance_panel.js";
+import { Animals, instanceColor, instancesOf, matchPredicted } from "./instances.js";
+import {
+  MODEL_COLOR, OTHERS_COLOR, drawCross, drawDiamond, drawInstanceTag, drawLink, drawPoint, drawSkeleton,
+} from "./overlay.js";
 import { ABSENT, History, OCCLUDED, PointSet, VISIBLE } from "./points.js";
 import { ModelWatch } from "./status.js";
 import { ago, askReason, duration, el, releaseFocusAfterClicks, Toast, toggleHelp, typingInto } from "./ui.js";
@@ -14,19 +18,27 @@ const $ = (id) => document.getElementById(id);
 const api = new Api(root.dataset.api, root.dataset.csrfToken);
 const EMPTY_POLL_MS = 30000;
 const OTHER_COLORS = [OTHERS_COLOR, "#f472b6", "#a3e635", "#c084fc"];
+// Several animals per frame (the project's max_animals > 1): its names for them, if any.
+const MAX_ANIMALS = Number(root.dataset.maxAnimals || 1);
+const MULTI = MAX_ANIMALS > 1;
+const INDIVIDUALS = JSON.parse($("project-individuals")?.textContent || "[]");
 const REJECT_REASONS = ["Points on the wrong body part", "Left and right swapped", "Parts missing or marked not present wrongly", "Imprecise placement"];
 
 const state = {
   parts: [],
   edges: [],
-  set: null,
+  animals: null, // Animals: the label's instances (one in a single-animal project)
+  get set() {
+    return this.animals?.set ?? null; // the current instance's points
+  },
   original: null,
   active: 0,
   label: null,
   frame: null,
   others: [],
-  otherSets: [],
-  prediction: null,
+  otherSets: [], // per other annotator, a PointSet per animal
+  prediction: null, // Map bodypart id → point; with several animals, see `predicted`
+  predicted: null, // [{track, points: Map bodypart id → point}]
   history: new History(),
   drag: null,
   busy: false,
@@ -46,7 +58,7 @@ async function start() {
     const { data } = await api.get("skeleton/");
     state.parts = data.bodyparts;
     state.edges = data.edges;
-    state.set = new PointSet(state.parts);
+    state.animals = new Animals(state.parts, { multi: MULTI, max: MAX_ANIMALS, individuals: INDIVIDUALS });
   } catch (error) {
     toast.show(`Could not load the skeleton: ${error.message}`, "error");
     return;
@@ -70,14 +82,14 @@ async function loadNext() {
     return;
   }
   const { label, frame, others, suspect } = answer.data;
-  Object.assign(state, { label, frame, others: others || [], prediction: null, suspect: !!suspect });
-  state.set.load(label.points);
-  state.otherSets = state.others.map((other) => {
+  Object.assign(state, { label, frame, others: others || [], prediction: null, predicted: null, suspect: !!suspect });
+  state.animals.load(label.points);
+  state.otherSets = state.others.map((other) => instancesOf(other.points).map((instance) => {
     const set = new PointSet(state.parts);
-    set.load(other.points);
+    set.load(instance.points);
     return set;
-  });
-  state.original = JSON.stringify(state.set.payload());
+  }));
+  state.original = JSON.stringify(state.animals.payload());
   state.history.clear();
   state.active = 0;
   $("note").value = "";
@@ -107,7 +119,13 @@ async function loadPrediction(frameId) {
       $("model-state").textContent = "(none yet)";
       return;
     }
-    state.prediction = new Map(data.points.filter((p) => p.x !== null).map((p) => [p.bodypart, p]));
+    const pointMap = (points) => new Map((points || []).filter((p) => p.x !== null).map((p) => [p.bodypart, p]));
+    if (MULTI) {
+      const instances = data.instances ?? (data.points?.length ? [{ track: "", points: data.points }] : []);
+      state.predicted = instances.map((i) => ({ track: i.track || "", points: pointMap(i.points) }));
+    } else {
+      state.prediction = pointMap(data.points);
+    }
     $("model-state").textContent = "";
     renderAll();
   } catch {
@@ -116,7 +134,7 @@ async function loadPrediction(frameId) {
 }
 
 function showEmpty() {
-  Object.assign(state, { label: null, frame: null, others: [], otherSets: [], prediction: null });
+  Object.assign(state, { label: null, frame: null, others: [], otherSets: [], prediction: null, predicted: null });
   viewer.clear();
   root.dataset.state = "empty";
   $("workspace").hidden = true;
@@ -143,11 +161,11 @@ function renderInfo() {
 
 // ---- Editing (corrections) ----------------------------------------------------------------
 
-const modified = () => state.set && JSON.stringify(state.set.payload()) !== state.original;
+const modified = () => state.animals && JSON.stringify(state.animals.payload()) !== state.original;
 
 function edit(change) {
   if (!state.label) return;
-  const before = state.set.snapshot();
+  const before = state.animals.snapshot();
   if (change() === false) return;
   state.history.push(before);
   renderAll();
@@ -155,14 +173,15 @@ function edit(change) {
 
 function press(pt, screen) {
   if (!state.label || state.busy || !toggles.label.checked) return false;
-  const hit = state.set.hit(viewer, screen.x, screen.y);
-  const before = state.set.snapshot();
-  if (hit >= 0) {
-    state.active = hit;
-    state.drag = { index: hit, before, moved: false };
+  const hit = state.animals.hit(viewer, screen.x, screen.y);
+  if (hit) {
+    state.animals.select(hit.instance); // a point of another animal makes it the current one
+    state.active = hit.index;
+    state.drag = { index: hit.index, before: state.animals.snapshot(), moved: false };
     renderAll();
     return true;
   }
+  const before = state.animals.snapshot();
   if (state.set.isPlaced(state.active) || !viewer.contains(pt)) return false;
   state.set.place(state.active, ...clamp(pt));
   state.drag = { index: state.active, before, moved: true };
@@ -185,13 +204,13 @@ function release(cancelled) {
   const current = state.drag;
   state.drag = null;
   if (!current?.moved) return;
-  if (cancelled) state.set.restore(current.before);
+  if (cancelled) state.animals.restore(current.before);
   else state.history.push(current.before);
   renderAll();
 }
 
 function hover(pt, screen) {
-  viewer.canvas.classList.toggle("over-point", state.set?.hit(viewer, screen.x, screen.y) >= 0);
+  viewer.canvas.classList.toggle("over-point", !!state.animals?.hit(viewer, screen.x, screen.y));
 }
 
 function select(index) {
@@ -200,15 +219,66 @@ function select(index) {
 }
 
 function undo() {
-  const previous = state.history.undo(state.set.snapshot());
-  if (previous) state.set.restore(previous);
+  const previous = state.history.undo(state.animals.snapshot());
+  if (previous) state.animals.restore(previous);
   renderAll();
 }
 
 function redo() {
-  const next = state.history.redo(state.set.snapshot());
-  if (next) state.set.restore(next);
+  const next = state.history.redo(state.animals.snapshot());
+  if (next) state.animals.restore(next);
   renderAll();
+}
+
+// ---- Several animals ------------------------------------------------------------------------
+
+function selectAnimal(index) {
+  if (!state.label || index === state.animals.current || !state.animals.select(index)) return;
+  state.active = 0;
+  renderAll();
+}
+
+function switchAnimal(delta) {
+  if (state.label && state.animals.length > 1) selectAnimal((state.animals.current + delta + state.animals.length) % state.animals.length);
+}
+
+function addAnimal() {
+  if (!state.animals.canAdd()) return toast.show(`This project has at most ${MAX_ANIMALS} animals per frame.`, "warn");
+  return edit(() => {
+    state.animals.add();
+    state.active = 0;
+  });
+}
+
+function deleteAnimal() {
+  edit(() => {
+    state.animals.remove();
+    state.active = 0;
+  });
+}
+
+// The predicted animal that belongs to the current instance, as a Map bodypart → point.
+function currentPrediction() {
+  if (!MULTI) return state.prediction;
+  if (!state.predicted?.length) return null;
+  const k = matchPredicted(state.animals, state.predicted).indexOf(state.animals.current);
+  return k >= 0 ? state.predicted[k].points : null;
+}
+
+// Another annotator's animal nearest to the current one (their label may list animals in
+// another order), as a Map bodypart → point.
+function nearestOther(sets) {
+  let best = null;
+  let bestDistance = Infinity;
+  for (const set of sets) {
+    const d = [];
+    state.set.points.forEach((p, i) => {
+      if (state.set.isPlaced(i) && set.isPlaced(i)) d.push(Math.hypot(p.x - set.at(i).x, p.y - set.at(i).y));
+    });
+    const mean = d.length ? d.reduce((a, b) => a + b, 0) / d.length : Infinity;
+    if (mean < bestDistance) [best, bestDistance] = [set, mean];
+  }
+  return best && new Map(best.points.map((p, i) => [p.bodypart, best.isPlaced(i) ? p : { ...p, x: null }]));
 }
 
 // ---- Decisions ----------------------------------------------------------------------------
@@ -229,7 +299,7 @@ async function decide(decision) {
     if (note === null) return;
   }
   const body = { decision, note };
-  if (decision === "correct") body.points = state.set.payload();
+  if (decision === "correct") body.points = state.animals.payload();
   state.busy = true;
   root.classList.add("is-busy");
   try {
@@ -251,11 +321,24 @@ function drawOverlay(ctx, view) {
   if (!state.label) return;
   const showModel = toggles.model.checked && state.prediction;
   if (toggles.others.checked) {
-    state.otherSets.forEach((set, k) => {
+    state.otherSets.forEach((sets, k) => {
       const color = OTHER_COLORS[k % OTHER_COLORS.length];
-      drawSkeleton(ctx, view, state.edges, set.byName(), { color, alpha: 0.45, dash: [4, 4] });
-      set.points.forEach((p, i) => set.isPlaced(i) && drawCross(ctx, view, p, color));
+      for (const set of sets) {
+        drawSkeleton(ctx, view, state.edges, set.byName(), { color, alpha: 0.45, dash: [4, 4] });
+        set.points.forEach((p, i) => set.isPlaced(i) && drawCross(ctx, view, p, color));
+      }
     });
+  }
+  if (MULTI && toggles.model.checked && state.predicted) {
+    const mine = currentPrediction();
+    for (const { points } of state.predicted) {
+      state.parts.forEach((part, i) => {
+        const p = points.get(part.id);
+        if (!p) return;
+        if (points === mine && toggles.label.checked && state.set.isPlaced(i)) drawLink(ctx, view, state.set.at(i), p, MODEL_COLOR);
+        drawDiamond(ctx, view, p);
+      });
+    }
   }
   if (showModel) {
     state.parts.forEach((part, i) => {
@@ -266,12 +349,37 @@ function drawOverlay(ctx, view) {
     });
   }
   if (!toggles.label.checked) return;
+  if (MULTI) {
+    drawAnimals(ctx, view);
+    return;
+  }
   drawSkeleton(ctx, view, state.edges, state.set.byName());
   state.parts.forEach((part, i) => {
     if (!state.set.isPlaced(i)) return;
     const active = i === state.active;
     drawPoint(ctx, view, state.set.at(i), part.color, { active, name: active || state.showNames ? part.name : "" });
   });
+}
+
+// Every animal of the label in its colour, the current one on top and at full strength.
+function drawAnimals(ctx, view) {
+  const { animals } = state;
+  const order = animals.list.map((_, k) => k).filter((k) => k !== animals.current);
+  for (const k of [...order, animals.current]) {
+    const { set, track } = animals.list[k];
+    const current = k === animals.current;
+    const color = instanceColor(k);
+    const alpha = current ? 1 : 0.6;
+    drawSkeleton(ctx, view, state.edges, set.byName(), { color, alpha: current ? 0.95 : 0.5 });
+    let first = null;
+    state.parts.forEach((part, i) => {
+      if (!set.isPlaced(i)) return;
+      first ??= set.at(i);
+      const active = current && i === state.active;
+      drawPoint(ctx, view, set.at(i), part.color, { active, name: current && (active || state.showNames) ? part.name : "", ring: color, alpha });
+    });
+    if (first) drawInstanceTag(ctx, view, first, track || `animal ${k + 1}`, color, { alpha });
+  }
 }
 
 function distance(a, b) {
@@ -281,7 +389,9 @@ function distance(a, b) {
 
 function renderCompare() {
   const far = 0.02 * Math.hypot(state.frame.width, state.frame.height);
-  const others = state.others.map((o) => new Map(o.points.map((p) => [p.bodypart, p])));
+  const others = MULTI ? state.otherSets.map(nearestOther).filter(Boolean)
+    : state.others.map((o) => new Map(o.points.map((p) => [p.bodypart, p])));
+  const model = currentPrediction();
   const cell = (d) => el("td", { class: d !== null && d > far ? "far" : "", textContent: d === null ? "–" : d.toFixed(1) });
   $("compare").replaceChildren(...state.parts.map((part, i) => {
     const p = state.set.at(i);
@@ -291,7 +401,7 @@ function renderCompare() {
     const row = el("tr", { dataset: { index: i } },
       el("td", {}, el("span", { class: "key", textContent: i < 9 ? `${i + 1} ` : "" }), part.name),
       el("td", { textContent: p.state === ABSENT || !mine ? "absent" : p.state }),
-      cell(distance(mine, state.prediction?.get(part.id))),
+      cell(distance(mine, model?.get(part.id))),
       cell(meanOthers));
     if (i === state.active) row.setAttribute("aria-current", "true");
     return row;
@@ -300,6 +410,7 @@ function renderCompare() {
 
 function renderAll() {
   if (!state.label) return;
+  if (MULTI) instancePanel.render(state.animals);
   renderCompare();
   const changedNow = modified();
   root.querySelector("[data-action=correct]").disabled = !changedNow;
@@ -308,7 +419,8 @@ function renderAll() {
   $("save-state").dataset.kind = changedNow ? "dirty" : "saved";
   $("save-state").textContent = changedNow ? "Corrected, not saved: press c" : "Unchanged";
   const part = state.parts[state.active];
-  $("stage-hint").textContent = part ? `Active: ${part.name} · drag points to correct` : "";
+  const animal = MULTI ? `${state.animals.track || `animal ${state.animals.current + 1}`} · ` : "";
+  $("stage-hint").textContent = part ? `${animal}Active: ${part.name} · drag points to correct` : "";
   viewer.render();
 }
 
@@ -325,7 +437,19 @@ const ACTIONS = {
   undo,
   redo,
   "check-again": loadNext,
+  "add-instance": addAnimal,
+  "delete-instance": deleteAnimal,
+  "previous-instance": () => switchAnimal(-1),
+  "next-instance": () => switchAnimal(1),
 };
+
+const instancePanel = MULTI
+  ? new InstancePanel($("instances"), {
+    individuals: INDIVIDUALS,
+    onSelect: selectAnimal,
+    onTrack: (index, track) => edit(() => state.animals.setTrack(index, track)),
+  })
+  : null;
 
 root.addEventListener("click", (event) => {
   const button = event.target.closest("[data-action]");
@@ -373,6 +497,9 @@ function onKey(event) {
   else if (event.key === "Tab") select((state.active + (event.shiftKey ? n - 1 : 1)) % n);
   else if (event.key === "ArrowDown" || event.key === "ArrowRight") select((state.active + 1) % n);
   else if (event.key === "ArrowUp" || event.key === "ArrowLeft") select((state.active + n - 1) % n);
+  else if (MULTI && (event.key === "Delete" || event.key === "Backspace") && event.shiftKey) deleteAnimal();
+  else if (MULTI && event.key === ",") switchAnimal(-1);
+  else if (MULTI && event.key === ".") switchAnimal(1);
   else if (event.key === "Enter") decide(modified() ? "correct" : "accept");
   else if (key === "n") $("note").focus();
   else if (key === "v") flip(toggles.label);
