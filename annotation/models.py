@@ -36,6 +36,9 @@ class QueueReason(models.TextChoices):
     REVIEW = "review", "Sent back by review"
     AGREEMENT = "agreement", "Annotators disagree"
     VIEWS_3D = "views_3d", "3D views disagree"
+    ANIMALS = "animals", "Missed or merged animals"
+    TOUCHING = "touching", "Animals touching"
+    ASSIGNMENT = "assignment", "Ambiguous assignment"
 
 
 class EntryStatus(models.TextChoices):

@@ -100,7 +100,8 @@ class TrainApi(ProjectScopedMixin, APIView):
         data.is_valid(raise_exception=True)
         try:
             version = training.start_training(self.get_project(), user=request.user,
-                                              minutes=data.validated_data.get("minutes"))
+                                              minutes=data.validated_data.get("minutes"),
+                                              overrides=data.validated_data.get("overrides"))
         except Conflict as exc:
             return conflict(exc)
         version.refresh_from_db()
@@ -190,5 +191,9 @@ class FramePredictionApi(ProjectScopedMixin, APIView):
         if version is None:
             raise Http404("This project has no current model yet.")
         bodyparts = list(project.bodyparts.values_list("id", "name"))
+        if registry.is_multi_animal(version):
+            instances = registry.predict_instances(version, frame, bodyparts)
+            return Response(PredictionSerializer(
+                {"model_version": version.pk, "points": [], "instances": instances}).data)
         points = registry.predict_frame(version, frame, bodyparts)
         return Response(PredictionSerializer({"model_version": version.pk, "points": points}).data)

@@ -28,6 +28,7 @@ from accounts.models import Role
 from jobs.serializers import JobSerializer
 from learning.analysis import videos as analysis
 from learning.analysis.labeled_video import frame_png_for_video
+from learning.analysis.track_edits import swap_tracks
 from learning.exchange.model_export import export_bundle
 from learning.models import ModelVersion
 from videos.models import Video
@@ -65,6 +66,10 @@ class AnalysisSerializer(serializers.Serializer):
     params = serializers.DictField()
     seconds = serializers.FloatField()
     created_at = serializers.CharField()
+    individuals = serializers.ListField(child=serializers.CharField(), required=False,
+                                        help_text="Track names (multi-animal analyses).")
+    track_summary = serializers.DictField(required=False)
+    track_edits = serializers.IntegerField(required=False)
 
 
 class _VideoScoped(ProjectScopedMixin, APIView):
@@ -134,10 +139,33 @@ class AnalysisFrameApi(_VideoScoped):
             raise Http404("No such frame.")
         below = "hide" if request.query_params.get("below") == "hide" else "hollow"
         png = frame_png_for_video(video, poses, index, below=below,
-                                  pcutoff=float(manifest["params"].get("pcutoff", 0.6)))
+                                  pcutoff=float(manifest["params"].get("pcutoff", 0.6)),
+                                  track_names=manifest.get("individuals"))
         response = HttpResponse(png, content_type="image/png")
         response["Cache-Control"] = "private, max-age=3600"
         return response
+
+
+class SwapTracksInSerializer(serializers.Serializer):
+    frame = serializers.IntegerField(min_value=0)
+    track_a = serializers.CharField(max_length=40)
+    track_b = serializers.CharField(max_length=40)
+
+
+class SwapTracksApi(_VideoScoped):
+    """Fix an identity swap in a multi-animal analysis: tracks A and B trade places from
+    `frame` on; every table of the analysis is written again with all its fixes (PI)."""
+
+    @extend_schema(request=SwapTracksInSerializer, responses=AnalysisSerializer)
+    def post(self, request: Request, project_id: int, video_id: int,
+             analysis_id: int) -> Response:
+        video = self.get_video(video_id)
+        data = SwapTracksInSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        _, manifest = swap_tracks(video, analysis_id, v["frame"], v["track_a"], v["track_b"],
+                                  request.user)
+        return Response(AnalysisSerializer(manifest).data)
 
 
 class ModelExportApi(ProjectScopedMixin, APIView):

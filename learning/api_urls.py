@@ -34,6 +34,8 @@ urlpatterns += [
          name="video-analyses"),
     path("videos/<int:video_id>/analyses/<int:analysis_id>/download/<str:filename>",
          api_analysis.AnalysisDownloadApi.as_view(), name="video-analysis-download"),
+    path("videos/<int:video_id>/analyses/<int:analysis_id>/swap-tracks/",
+         api_analysis.SwapTracksApi.as_view(), name="video-analysis-swap-tracks"),
     path("videos/<int:video_id>/analyses/<int:analysis_id>/frames/<int:index>/",
          api_analysis.AnalysisFrameApi.as_view(), name="video-analysis-frame"),
     path("models/<int:version_id>/export/", api_analysis.ModelExportApi.as_view(),

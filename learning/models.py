@@ -185,4 +185,28 @@ class SplitAssignment(models.Model):
         return f"frame {self.frame_id}: {self.split}"
 
 
+class TrackSwap(models.Model):
+    """A PI's fix of an identity swap in a multi-animal analysis: tracks `track_a` and
+    `track_b` trade places from `frame` on. Applied in id order whenever the analysis'
+    tables are written; kept (never edited) so the edits can be reviewed."""
+
+    project = models.ForeignKey("projects.Project", on_delete=models.CASCADE, related_name="+")
+    video = models.ForeignKey("videos.Video", on_delete=models.CASCADE, related_name="+")
+    analysis_id = models.PositiveIntegerField(help_text="The analysis (its job id).")
+    frame = models.PositiveIntegerField()
+    track_a = models.CharField(max_length=40)
+    track_b = models.CharField(max_length=40)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["analysis_id", "id"]
+        indexes = [models.Index(fields=["video", "analysis_id"], name="trackswap_analysis")]
+
+    def __str__(self) -> str:
+        return f"swap {self.track_a}/{self.track_b} from frame {self.frame}"
+
+
 from learning.zoo.models import ZooEntry  # noqa: E402,F401  (the zoo's model, in this app)

@@ -47,6 +47,10 @@ class CurrentModelSerializer(serializers.Serializer):
 
 class TrainRequestSerializer(serializers.Serializer):
     minutes = serializers.FloatField(required=False, min_value=0.01, max_value=24 * 60)
+    overrides = serializers.DictField(
+        required=False, help_text='Model settings of this training: {"model": {...}, '
+                                  '"train": {...}} (single-animal ModelConfig / TrainConfig '
+                                  'keys; multi-animal: TopDownConfig keys under "model").')
 
 
 class DistillRequestSerializer(serializers.Serializer):
@@ -84,6 +88,16 @@ class PredictedPointSerializer(serializers.Serializer):
     likelihood = serializers.FloatField(allow_null=True)
 
 
+class PredictedInstanceSerializer(serializers.Serializer):
+    track = serializers.CharField(allow_blank=True)
+    score = serializers.FloatField(allow_null=True)
+    points = PredictedPointSerializer(many=True)
+
+
 class PredictionSerializer(serializers.Serializer):
+    """One animal's `points` (single-animal projects), or every animal's `instances`
+    (multi-animal projects; then `points` is empty)."""
+
     model_version = serializers.IntegerField()
     points = PredictedPointSerializer(many=True)
+    instances = PredictedInstanceSerializer(many=True, required=False)

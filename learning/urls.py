@@ -16,4 +16,6 @@ urlpatterns = [
     path("analysis/", views_analysis.analysis_page, name="analysis"),
     path("analysis/videos/<int:video_id>/", views_analysis.analyze_action, name="analyze"),
     path("analysis/dataset/", views_analysis.dataset_export_action, name="dataset-export"),
+    path("analysis/videos/<int:video_id>/analyses/<int:analysis_id>/swap-tracks/",
+         views_analysis.swap_tracks_action, name="swap-tracks"),
 ]

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts.access import PI_ONLY, get_project_for
 from jobs.models import Job, JobKind, JobStatus
 from learning.analysis import videos as analysis
+from learning.analysis.track_edits import swap_tracks
 from learning.exchange.exporting import DEFAULT_SCORER, FORMATS, export_dataset
 from learning.models import ModelVersion, VersionStatus
 from learning.training import registry
@@ -37,7 +38,10 @@ def _analyses(project_id: int, video: Video) -> list[dict[str, Any]]:
         preview = reverse("api:video-analysis-frame", kwargs={
             "project_id": project_id, "video_id": video.pk,
             "analysis_id": manifest["job_id"], "index": 0})
-        shown.append({"manifest": manifest, "files": files, "preview": preview})
+        swap = reverse("learning:swap-tracks", kwargs={
+            "project_id": project_id, "video_id": video.pk, "analysis_id": manifest["job_id"]})
+        shown.append({"manifest": manifest, "files": files, "preview": preview, "swap": swap,
+                      "tracks": manifest.get("track_summary", {}).get("tracks", [])})
     return shown
 
 
@@ -88,6 +92,28 @@ def analyze_action(request: HttpRequest, project_id: int, video_id: int) -> Http
     else:
         messages.success(request, f"Analysis of {video.name} with model {version.iteration} "
                                   f"queued (job {job.pk}); progress below.")
+    return redirect("learning:analysis", project_id=project.pk)
+
+
+@login_required
+@require_POST
+def swap_tracks_action(request: HttpRequest, project_id: int, video_id: int,
+                       analysis_id: int) -> HttpResponse:
+    """Fix an identity swap of a multi-animal analysis: tracks A and B from frame t on."""
+    project = get_project_for(request.user, project_id, PI_ONLY)
+    video = get_object_or_404(Video, pk=video_id, project=project, deleted_at__isnull=True)
+    try:
+        frame = int(request.POST.get("frame", ""))
+        swap, _ = swap_tracks(video, analysis_id, frame, request.POST.get("track_a", ""),
+                              request.POST.get("track_b", ""), request.user)
+    except ValueError:
+        messages.error(request, "The frame must be a whole number.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"Tracks {swap.track_a} and {swap.track_b} swapped from frame "
+                                  f"{swap.frame} on; the tables of analysis {analysis_id} were "
+                                  "written again.")
     return redirect("learning:analysis", project_id=project.pk)
 
 

@@ -130,11 +130,20 @@ def render_frame_png(
     *,
     pcutoff: float = 0.6,
     below: Below = "hollow",
+    track_names: Sequence[str] | None = None,
 ) -> bytes:
-    """PNG bytes of frame `index` of the video with `pose` (K, 3) drawn."""
+    """PNG bytes of frame `index` of the video with `pose` (K, 3) drawn, or every animal of
+    a multi-animal analysis (T, K, 3), each labeled with its track name (`track_names`)."""
     for _, frame in iter_frames(video_path, [index]):
-        ok, png = cv2.imencode(".png", draw_pose(frame, pose, colors, edges, pcutoff=pcutoff,
-                                                 below=below))
+        animals = pose if pose.ndim == 3 else pose[None]
+        for t, animal in enumerate(animals):
+            draw_pose(frame, animal, colors, edges, pcutoff=pcutoff, below=below)
+            if pose.ndim == 3 and np.isfinite(animal[:, :2]).any():
+                x, y = np.nanmin(animal[:, 0]), np.nanmin(animal[:, 1])
+                name = track_names[t] if track_names and t < len(track_names) else f"#{t}"
+                cv2.putText(frame, name, (int(x), max(10, int(y) - 6)),
+                            cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        ok, png = cv2.imencode(".png", frame)
         if not ok:
             raise RuntimeError(f"cannot encode frame {index}")
         return png.tobytes()
@@ -165,7 +174,8 @@ def render_for_video(video, poses: np.ndarray, out_path: Path, *, pcutoff: float
 
 
 def frame_png_for_video(video, poses: np.ndarray, index: int, *, pcutoff: float = 0.6,
-                        below: Below = "hollow") -> bytes:
+                        below: Below = "hollow",
+                        track_names: Sequence[str] | None = None) -> bytes:
     """PNG of frame `index` of a Video row with its pose drawn (poses (N, K, 3))."""
     from videos.files import local_video_path
 
@@ -174,4 +184,4 @@ def frame_png_for_video(video, poses: np.ndarray, index: int, *, pcutoff: float 
     colors, edges = skeleton_style(video.project)
     with local_video_path(video) as path:
         return render_frame_png(path, poses[index], index, colors, edges, pcutoff=pcutoff,
-                                below=below)
+                                below=below, track_names=track_names)

@@ -37,7 +37,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 import torch
@@ -52,7 +52,16 @@ from django.utils import timezone
 from jobs.dispatch import dispatch_on_commit
 from jobs.models import Job, JobKind, JobStatus
 from jobs.progress import JobCancelled, create_job
+from learning.analysis.multi import (
+    Tracks,
+    edited,
+    swaps_of,
+    track_animals,
+    track_summary,
+    write_multi_files,
+)
 from learning.engine.export import OnnxRunner, Runner, TorchRunner, export_onnx
+from learning.engine.multi.video import analyze_video_animals
 from learning.engine.quantize import quantize_onnx_int8, video_calibration
 from learning.engine.tracking import TrackingConfig, analyze_video_tracked
 from learning.engine.video import analyze_video
@@ -64,7 +73,7 @@ from learning.formats.pose_table import (
 )
 from learning.models import ModelVersion, VersionStatus
 from learning.training.distill import analysis_default
-from learning.training.registry import loaded_model
+from learning.training.registry import is_multi_animal, loaded_model, loaded_predictor
 from projects.models import Project
 from videos.files import local_video_path
 from videos.models import Video
@@ -113,6 +122,11 @@ class Manifest(TypedDict):
     params: dict[str, Any]
     seconds: float
     created_at: str
+    # Multi-animal analyses: the track names (the table's individuals), per-track figures,
+    # and how many identity fixes the tables include.
+    individuals: NotRequired[list[str]]
+    track_summary: NotRequired[dict[str, Any]]
+    track_edits: NotRequired[int]
 
 
 # ---------------------------------------------------------------------------- naming
@@ -373,19 +387,15 @@ def analyze_chunk(
 
     batch_size = int(job.params["batch_size"])
     with local_video_path(video) as path:
-        runner, cfg = make_runner(version, int8_video=path if job.params.get("int8") else None)
-        if cfg.num_keypoints != len(bodyparts):
-            raise ValidationError("The skeleton changed since this model was trained.")
-        if job.params.get("tracking", False):
-            tracking = TrackingConfig(keyframe_interval=keyframe_interval())
-            poses, stats = analyze_video_tracked(
-                path, runner, cfg, tracking, start=start,
-                stop=stop, batch_size=batch_size, progress=on_batch)
-            logger.info("job %s frames [%s, %s): %.0f%% on windows around the animal",
-                        job_id, start, stop, 100 * stats.crop_share)
+        if is_multi_animal(version):
+            # Every animal of every frame, untracked: the merge tracks the whole video.
+            poses = analyze_video_animals(
+                path, loaded_predictor(version), len(bodyparts), video.project.max_animals,
+                width=video.width, height=video.height, start=start, stop=stop,
+                batch_size=batch_size, progress=on_batch)
         else:
-            poses = analyze_video(path, runner, cfg, start=start, stop=stop,
-                                  batch_size=batch_size, progress=on_batch)
+            poses = _analyze_one_animal(job, job_id, version, path, len(bodyparts), start, stop,
+                                        batch_size, on_batch)
     _check_running(job_id)  # a sibling chunk failed: do not leave a part behind
     buffer = io.BytesIO()
     np.save(buffer, poses, allow_pickle=False)
@@ -393,6 +403,24 @@ def analyze_chunk(
     if default_storage.exists(name):
         default_storage.delete(name)
     return default_storage.save(name, ContentFile(buffer.getvalue()))
+
+
+def _analyze_one_animal(job: Job, job_id: int, version: ModelVersion, path: Path,
+                        n_bodyparts: int, start: int, stop: int | None, batch_size: int,
+                        on_batch: Callable[[int, int | None], None]) -> np.ndarray:
+    runner, cfg = make_runner(version, int8_video=str(path) if job.params.get("int8") else None)
+    if cfg.num_keypoints != n_bodyparts:
+        raise ValidationError("The skeleton changed since this model was trained.")
+    if job.params.get("tracking", False):
+        tracking = TrackingConfig(keyframe_interval=keyframe_interval())
+        poses, stats = analyze_video_tracked(
+            path, runner, cfg, tracking, start=start,
+            stop=stop, batch_size=batch_size, progress=on_batch)
+        logger.info("job %s frames [%s, %s): %.0f%% on windows around the animal",
+                    job_id, start, stop, 100 * stats.crop_share)
+        return poses
+    return analyze_video(path, runner, cfg, start=start, stop=stop,
+                         batch_size=batch_size, progress=on_batch)
 
 
 def _load_parts(job: Job, ranges: list[tuple[int, int | None]]) -> np.ndarray:
@@ -428,7 +456,8 @@ def merge(job_id: int) -> Manifest:
     job = Job.objects.get(pk=job_id)
     poses = _load_parts(job, chunk_ranges(job))
     video, version, bodyparts = _load(job)
-    manifest = publish(job, video, version, bodyparts, poses)
+    tracks = track_animals(poses, video.project) if poses.ndim == 4 else None
+    manifest = publish(job, video, version, bodyparts, poses, tracks=tracks)
     _delete_folder(_parts_folder(job))
     _succeed(job_id, manifest)
     return manifest
@@ -457,11 +486,17 @@ def _offset(progress: ProgressFn | None, start: int) -> ProgressFn | None:
 
 def _write_files(
     folder: Path, job: Job, video: Video, version: ModelVersion, bodyparts: list[str],
-    poses: np.ndarray,
+    poses: np.ndarray, tracks: Tracks | None = None,
 ) -> list[str]:
     params = job.params
     scorer = scorer_name(video.project, version)
     stem = video_stem(video)
+    if tracks is not None:
+        edges = [(e.source.name, e.target.name)
+                 for e in video.project.edges.select_related("source", "target")]
+        with local_video_path(video) as path:
+            return write_multi_files(folder, stem, scorer, bodyparts, edited(
+                tracks, swaps_of(video, job.pk)), str(path), edges)
     h5, csv = write_pose_table(folder / f"{stem}{scorer}", scorer, bodyparts, poses)
     files = [h5.name, csv.name]
     plain = poses
@@ -483,14 +518,18 @@ def _write_files(
 
 
 def publish(
-    job: Job, video: Video, version: ModelVersion, bodyparts: list[str], poses: np.ndarray
+    job: Job, video: Video, version: ModelVersion, bodyparts: list[str], poses: np.ndarray,
+    tracks: Tracks | None = None,
 ) -> Manifest:
-    """Write all result files in a temporary folder, then put them in place in one step."""
+    """Write all result files in a temporary folder, then put them in place in one step.
+
+    With `tracks` (a multi-animal analysis) the tables hold the tracks, with the analysis'
+    identity fixes applied; the manifest lists the track names as `individuals`."""
     started = job.started_at or timezone.now()
     target = analysis_folder(video, version)
     with tempfile.TemporaryDirectory(prefix="poseloop-analysis-") as tmp:
         folder = Path(tmp)
-        files = _write_files(folder, job, video, version, bodyparts, poses)
+        files = _write_files(folder, job, video, version, bodyparts, poses, tracks)
         manifest: Manifest = {
             "job_id": job.pk,
             "video_id": video.pk,
@@ -506,6 +545,10 @@ def publish(
             "seconds": round((timezone.now() - started).total_seconds(), 3),
             "created_at": timezone.now().isoformat(),
         }
+        if tracks is not None:
+            manifest["individuals"] = list(tracks.names)
+            manifest["track_summary"] = track_summary(edited(tracks, swaps_of(video, job.pk)))
+            manifest["track_edits"] = len(swaps_of(video, job.pk))
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _publish_folder(folder, files, target)
     return manifest

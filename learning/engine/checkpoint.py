@@ -14,6 +14,23 @@ from learning.engine.config import ModelConfig
 from learning.engine.network import PoseNet
 
 
+def checkpoint_payload(
+    model: PoseNet,
+    cfg: ModelConfig,
+    keypoint_names: Sequence[str] | None = None,
+    meta: dict[str, Any] | None = None,
+    state_dict: dict[str, torch.Tensor] | None = None,
+) -> dict[str, Any]:
+    """The dict a checkpoint file holds (weights on the CPU); see `save_checkpoint`."""
+    return {
+        "format": "poseloop-engine/1",
+        "model_config": cfg.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in (state_dict or model.state_dict()).items()},
+        "keypoint_names": list(keypoint_names) if keypoint_names is not None else None,
+        "meta": dict(meta or {}),
+    }
+
+
 def save_checkpoint(
     path: str,
     model: PoseNet,
@@ -27,13 +44,11 @@ def save_checkpoint(
     Readers therefore see either the previous complete file or the new complete one.
     `state_dict` overrides the model's current weights (e.g. a kept copy of the best epoch).
     """
-    payload = {
-        "format": "poseloop-engine/1",
-        "model_config": cfg.to_dict(),
-        "state_dict": {k: v.detach().cpu() for k, v in (state_dict or model.state_dict()).items()},
-        "keypoint_names": list(keypoint_names) if keypoint_names is not None else None,
-        "meta": dict(meta or {}),
-    }
+    save_payload(path, checkpoint_payload(model, cfg, keypoint_names, meta, state_dict))
+
+
+def save_payload(path: str, payload: dict[str, Any]) -> None:
+    """torch.save `payload` to `path` atomically (temp file, fsync, os.replace)."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".ckpt-", suffix=".tmp", dir=directory)

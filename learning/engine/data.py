@@ -35,12 +35,17 @@ class PoseSample:
     visibility: int8 (K,): 0 not present, 1 occluded but estimated, 2 visible.
     weights: float32 (K,) loss weight of each present point (None: 1); a teacher's
     pseudo-labels carry its confidence here (`engine.distill`).
+    channels: int (S,) or None. None (single-animal): row k is output channel k. Otherwise the
+    S rows are "slots" (e.g. one per animal and part), each drawn into output channel
+    `channels[s]`, so a channel can hold several peaks (`targets.make_targets`); every channel
+    of such a sample is trained, an empty one as "nothing here" (multi-animal models).
     """
 
     image_path: str
     keypoints: np.ndarray
     visibility: np.ndarray
     weights: np.ndarray | None = None
+    channels: np.ndarray | None = None
 
     @classmethod
     def from_keypoints(cls, image_path: str, keypoints: np.ndarray) -> PoseSample:
@@ -140,6 +145,10 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
     absent); weights float32 (K,) = 1 for labeled points inside the image (occluded included;
     the sample's own weight where it has one), 0 for not-present ones; scale_xy float32 (2,);
     index int64 ().
+
+    Samples with `channels` (all or none of them) are padded to the most slots of any sample
+    (padding has weight 0) and each item also holds channels int64 (S,). Horizontal flips would
+    have to remap their channels, so `flip_pairs` are refused for them.
     """
 
     def __init__(
@@ -157,6 +166,14 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
         self.augment = augment if augment is not None and augment.enabled else None
         self.rng = np.random.default_rng(seed)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+        merged = [s.channels is not None for s in self.samples]
+        self.slots = 0
+        if any(merged):
+            if not all(merged):
+                raise ValueError("samples with and without channels cannot be mixed")
+            if self.augment is not None and self.augment.flip_pairs:
+                raise ValueError("flip_pairs are not supported for samples with channels")
+            self.slots = max(1, max(len(s.keypoints) for s in self.samples))
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -191,13 +208,16 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
         )
         weights = weights * inside.float()
         keypoints = torch.where(weights[:, None] > 0, keypoints, torch.zeros_like(keypoints))
-        return {
+        item = {
             "image": image.contiguous(),
             "keypoints": keypoints,
             "weights": weights,
             "scale_xy": torch.from_numpy(scale_xy),
             "index": torch.tensor(index),
         }
+        if self.slots:
+            item.update(_padded_slots(keypoints, weights, sample.channels, self.slots))
+        return item
 
     def _crop_center(self, keypoints: torch.Tensor, weights: torch.Tensor, h: int, w: int
                      ) -> tuple[float, float]:
@@ -283,6 +303,19 @@ class PoseDataset(Dataset[dict[str, torch.Tensor]]):
             kernel = 2 * math.ceil(2 * sigma) + 1
             image = F.gaussian_blur(image, [kernel, kernel], [sigma, sigma])
         return image.as_subclass(torch.Tensor)
+
+
+def _padded_slots(keypoints: torch.Tensor, weights: torch.Tensor, channels: np.ndarray | None,
+                  slots: int) -> dict[str, torch.Tensor]:
+    """keypoints (slots, 2), weights (slots,) and channels int64 (slots,), zero-padded."""
+    assert channels is not None
+    n = keypoints.shape[0]
+    padded = {"keypoints": torch.zeros(slots, 2), "weights": torch.zeros(slots),
+              "channels": torch.zeros(slots, dtype=torch.int64)}
+    padded["keypoints"][:n] = keypoints
+    padded["weights"][:n] = weights
+    padded["channels"][:n] = torch.from_numpy(np.asarray(channels, dtype=np.int64))
+    return padded
 
 
 def cut_window(image: np.ndarray, left: int, top: int, width: int, height: int) -> np.ndarray:

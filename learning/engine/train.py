@@ -196,6 +196,7 @@ def _train_epoch(
             batch["keypoints"].to(device), batch["weights"].to(device),
             (images.shape[-2] // stride, images.shape[-1] // stride), stride,
             model_cfg.sigma_px, model_cfg.locref_radius_px, model_cfg.locref_scale_px,
+            batch.get("channels"), model_cfg.num_keypoints,
         )
         compute_start = time.perf_counter()
         counters.data_s += compute_start - fetch_start
@@ -244,7 +245,8 @@ def train(
     target part -> source part or None) its backbone and the matched parts' heads are
     transferred (`transfer.transfer_into`; unmatched parts start fresh). The best checkpoint
     is written atomically to `checkpoint_path` whenever it improves. Raises TrainingCancelled when
-    `should_stop()` (polled every step) returns True.
+    `should_stop()` (polled every step) returns True. Samples with `channels` (multi-peak
+    channels, see `data.PoseSample`) must all have them and need select_by="val_loss".
     """
     train_samples, val_samples = _check_and_split(train_samples, val_samples, model_cfg, train_cfg)
     device = resolve_device(train_cfg.device)
@@ -352,11 +354,26 @@ def _check_and_split(
     if not train_samples:
         raise ValueError("no training samples")
     for sample in [*train_samples, *(val_samples or [])]:
-        if sample.keypoints.shape != (model_cfg.num_keypoints, 2):
+        if sample.channels is not None:
+            _check_slots(sample, model_cfg.num_keypoints, train_cfg.select_by)
+        elif sample.keypoints.shape != (model_cfg.num_keypoints, 2):
             raise ValueError(f"{sample.image_path}: expected {model_cfg.num_keypoints} keypoints")
     if not val_samples and train_cfg.val_fraction > 0 and len(train_samples) > 1:
         return split_samples(train_samples, train_cfg.val_fraction, train_cfg.seed)
     return list(train_samples), list(val_samples or [])
+
+
+def _check_slots(sample: PoseSample, num_channels: int, select_by: str) -> None:
+    """A sample with channels: one channel per slot, each an output channel; such a model has
+    no per-keypoint error to select by (several peaks per channel), so it selects by loss."""
+    assert sample.channels is not None
+    n = len(sample.keypoints)
+    if sample.keypoints.shape != (n, 2) or sample.channels.shape != (n,):
+        raise ValueError(f"{sample.image_path}: keypoints (S, 2) and channels (S,) must match")
+    if n and not (sample.channels.min() >= 0 and sample.channels.max() < num_channels):
+        raise ValueError(f"{sample.image_path}: channels must be in [0, {num_channels})")
+    if select_by != "val_loss":
+        raise ValueError("samples with channels need select_by='val_loss'")
 
 
 def _make_data(
@@ -421,14 +438,17 @@ def _validate(
         targets = make_targets(
             keypoints, weights, tuple(heat_logits.shape[-2:]), model_cfg.heatmap_stride,
             model_cfg.sigma_px, model_cfg.locref_radius_px, model_cfg.locref_scale_px,
+            batch.get("channels"), model_cfg.num_keypoints,
         )
         loss, _ = pose_loss(
             heat_logits, locref, targets, train_cfg.locref_loss_weight
         )
         total += float(loss) * images.shape[0]
         count += images.shape[0]
+        if "channels" in batch:  # several peaks per channel: no per-keypoint error
+            continue
         xy, _ = decode(model_cfg, torch.sigmoid(heat_logits), locref)
         dist = (xy - keypoints).norm(dim=-1) / model_cfg.input_scale
         sq_errors.append(dist[weights > 0])
-    errors = torch.cat(sq_errors)
+    errors = torch.cat(sq_errors) if sq_errors else torch.zeros(0)
     return total / max(1, count), float(errors.mean()) if errors.numel() else math.nan

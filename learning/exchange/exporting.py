@@ -5,6 +5,14 @@ submitted and accepted labels, averaged over annotators); frames without such a 
 left out. Formats: a DeepLabCut project folder, COCO keypoints JSON, SLEAP ``.slp`` — each
 written by its adapter in :mod:`learning.formats`, with the images next to it.
 
+A multi-animal project (``max_animals`` > 1) exports one individual slot per animal
+(``annotation.agreement.consensus_instances``), named by the project's individuals when it
+names them, else ``individual_0``, ``individual_1``… (DeepLabCut needs fixed names): a
+DeepLabCut multi-animal project (``identity: true`` when the animals are named), COCO with
+one annotation per animal (its slot's name as ``track``) and SLEAP with one track per slot.
+An instance goes to the slot of its track; a stored track that is no slot name keeps the
+slot it first took, so one animal stays in one slot from frame to frame.
+
 Zipped exports live in private media storage under ``projects/<id>/exports/`` and are only
 served through the access-checked download view.
 """
@@ -21,17 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+import numpy as np
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from annotation.agreement import consensus_keypoints
+from annotation.agreement import consensus_instances, consensus_keypoints
 from jobs.models import Job, JobKind
 from jobs.progress import create_job, report, running
 from learning.formats.coco import write_coco
 from learning.formats.dlc import DLCConfig, write_dlc_project
 from learning.formats.errors import FormatError
-from learning.formats.pose import LabeledFrames
+from learning.formats.pose import LabeledFrames, default_individuals
 from projects.models import Project
 from videos.models import Frame
 
@@ -94,27 +103,95 @@ def _relative_path(frame: Frame, taken: set[str]) -> str:
     return rel
 
 
-def collect_dataset(project: Project) -> Dataset:
-    """The project's consensus labels as LabeledFrames (with visibility and image sizes).
+def individual_slots(project: Project) -> list[str]:
+    """The names of a multi-animal export's individuals: the project's, else individual_0…"""
+    slots = max(project.max_animals, 1)
+    names = list(project.individuals or [])
+    return names if len(names) == slots else default_individuals(slots)
 
-    keypoints (frames, 1, keypoints, 2) NaN = absent; visibility (frames, 1, keypoints).
-    Raises FormatError when no frame has a submitted or accepted label.
+
+def assign_slots(tracks: list[list[str]], names: list[str]) -> list[list[int]]:
+    """The slot of every instance of every frame (frames in time order).
+
+    An instance whose track is a slot name, or a track that already took a slot on an
+    earlier frame, goes to that slot when it is free on its frame; the others take the free
+    slots in order, and their track keeps the slot it took. Each frame has at most
+    ``len(names)`` instances.
     """
-    frame_ids, keypoints, visibility = consensus_keypoints(project)
+    bound = {name: j for j, name in enumerate(names)}
+    out: list[list[int]] = []
+    for frame_tracks in tracks:
+        slots: list[int | None] = [None] * len(frame_tracks)
+        used: set[int] = set()
+        for i, track in enumerate(frame_tracks):
+            j = bound.get(track) if track else None
+            if j is not None and j not in used:
+                slots[i] = j
+                used.add(j)
+        for i, track in enumerate(frame_tracks):
+            if slots[i] is None:
+                j = next(k for k in range(len(names)) if k not in used)
+                slots[i] = j
+                used.add(j)
+                if track:
+                    bound.setdefault(track, j)
+        out.append([int(j) for j in slots if j is not None])
+    return out
+
+
+def _frame_sources(project: Project, frame_ids: list[int]) -> list[Frame]:
     if not frame_ids:
         raise FormatError(f"project {project.name!r} has no submitted or accepted labels")
     by_id = Frame.objects.select_related("video").in_bulk(frame_ids)
-    sources = [by_id[fid] for fid in frame_ids]
+    return [by_id[fid] for fid in frame_ids]
+
+
+def _multi_animal_arrays(project: Project) -> tuple[list[int], np.ndarray, np.ndarray]:
+    """(frame ids, keypoints (N, slots, K, 2), visibility (N, slots, K)) with each instance
+    in its slot (:func:`assign_slots`, frames in video order)."""
+    frame_ids, keypoints, visibility, tracks = consensus_instances(project)
+    names = individual_slots(project)
+    where = {pk: (video is None, video or 0, index is None, index or 0, pk) for pk, video, index
+             in Frame.objects.filter(pk__in=frame_ids).values_list("pk", "video_id",
+                                                                   "frame_index")}
+    # Slots follow the animals through time: assign video by video, in frame order.
+    timeline = sorted(range(len(frame_ids)), key=lambda i: where[frame_ids[i]])
+    slots = assign_slots([tracks[i] for i in timeline], names)
+    kp = np.full_like(keypoints, np.nan)
+    vis = np.zeros_like(visibility)
+    for i, frame_slots in zip(timeline, slots, strict=True):
+        kp[i, frame_slots] = keypoints[i, : len(frame_slots)]
+        vis[i, frame_slots] = visibility[i, : len(frame_slots)]
+    return frame_ids, kp, vis
+
+
+def collect_dataset(project: Project) -> Dataset:
+    """The project's consensus labels as LabeledFrames (with visibility and image sizes).
+
+    keypoints (frames, individuals, keypoints, 2) NaN = absent; visibility (frames,
+    individuals, keypoints). One individual in a single-animal project; ``max_animals``
+    named slots in a multi-animal one (see the module doc).
+    Raises FormatError when no frame has a submitted or accepted label.
+    """
+    individuals = None
+    if project.multi_animal:
+        frame_ids, keypoints, visibility = _multi_animal_arrays(project)
+        individuals = individual_slots(project)
+    else:
+        frame_ids, single, single_vis = consensus_keypoints(project)
+        keypoints, visibility = single[:, None], single_vis[:, None]
+    sources = _frame_sources(project, frame_ids)
     taken: set[str] = set()
     parts = list(project.bodyparts.order_by("order", "id"))
     names = {bp.pk: bp.name for bp in parts}
     frames = LabeledFrames(
         image_paths=[_relative_path(f, taken) for f in sources],
         bodyparts=[bp.name for bp in parts],
-        keypoints=keypoints[:, None],
-        visibility=visibility[:, None],
+        keypoints=keypoints,
+        visibility=visibility,
         skeleton=[(names[e.source_id], names[e.target_id]) for e in project.edges.all()],
         image_sizes=[(f.width, f.height) for f in sources],
+        individuals=individuals,
     )
     return Dataset(frames=frames, sources=sources)
 
@@ -138,11 +215,16 @@ def _write_dlc(
     project: Project, dataset: Dataset, root: Path, scorer: str, progress: ProgressFn
 ) -> Path:
     _copy_images(dataset, root, progress)
+    multi = dataset.frames.individuals is not None
     config = DLCConfig(
         task=_task_name(project),
         scorer=scorer,
         bodyparts=tuple(dataset.frames.bodyparts),
         skeleton=tuple(dataset.frames.skeleton),
+        multianimal=multi,
+        individuals=tuple(dataset.frames.individuals or ()),
+        # DeepLabCut's identity option: the animals can be told apart (named individuals).
+        extra={"identity": bool(project.individuals)} if multi else {},
     )
     path = write_dlc_project(root, config, dataset.frames, images=None)
     progress(0.9, "wrote the DeepLabCut project")

@@ -29,12 +29,13 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Membership, Role
 from annotation.labels import import_label, import_user
-from annotation.models import Label, PointState
+from annotation.models import Label
+from learning.exchange.label_points import instances_from_arrays, points_from_arrays
 from learning.formats.coco import read_coco
 from learning.formats.dlc import image_size, read_dlc_project
 from learning.formats.errors import FormatError
-from learning.formats.pose import NOT_PRESENT, OCCLUDED, LabeledFrames
-from projects.models import Project
+from learning.formats.pose import LabeledFrames
+from projects.models import MAX_ANIMALS, Project
 from projects.skeleton import set_skeleton
 from videos.models import Frame, FrameOrigin, frame_upload_path
 
@@ -135,10 +136,10 @@ def _check_bounds(frames: LabeledFrames) -> None:
     """Every present point must lie inside its image (the annotation app's rule)."""
     assert frames.image_sizes is not None
     sizes = np.asarray(frames.image_sizes, dtype=np.float64)  # (frames, 2)
-    kp = frames.keypoints[:, 0]  # (frames, keypoints, 2)
-    outside = (kp > sizes[:, None, :]).any(axis=-1)  # NaN compares False
+    kp = frames.keypoints  # (frames, individuals, keypoints, 2)
+    outside = (kp > sizes[:, None, None, :]).any(axis=-1)  # NaN compares False
     if outside.any():
-        f, k = np.argwhere(outside)[0]
+        f, _, k = np.argwhere(outside)[0]
         w, h = frames.image_sizes[f]
         raise FormatError(
             f"{frames.bodyparts[k]} in {frames.image_paths[f]} lies outside the {w}x{h} image "
@@ -155,8 +156,8 @@ def _check_relative(path: str) -> None:
 def _validate(frames: LabeledFrames, files: Sequence[Path]) -> None:
     if frames.n_frames == 0:
         raise FormatError("no labeled frames found")
-    if frames.n_individuals != 1:
-        raise FormatError(f"{frames.n_individuals} animals per image: only one is supported yet")
+    if frames.n_individuals > MAX_ANIMALS:
+        raise FormatError(f"{frames.n_individuals} animals per image: at most {MAX_ANIMALS}")
     for rel in frames.image_paths:
         _check_relative(rel)
         if len(rel) > Frame._meta.get_field("external_path").max_length:
@@ -166,22 +167,25 @@ def _validate(frames: LabeledFrames, files: Sequence[Path]) -> None:
     _check_bounds(frames)
 
 
-def _points(frames: LabeledFrames, part_ids: list[int]) -> list[list[dict[str, Any]]]:
-    """Points in the annotation contract's shape, one list per frame."""
-    vis = frames.visibility_or_default()[:, 0]
-    out = []
-    for f in range(frames.n_frames):
-        points = []
-        for k, part in enumerate(part_ids):
-            if vis[f, k] == NOT_PRESENT:
-                absent = PointState.ABSENT.value
-                points.append({"bodypart": part, "x": None, "y": None, "state": absent})
-            else:
-                x, y = (float(v) for v in frames.keypoints[f, 0, k])
-                state = PointState.OCCLUDED if vis[f, k] == OCCLUDED else PointState.VISIBLE
-                points.append({"bodypart": part, "x": x, "y": y, "state": state.value})
-        out.append(points)
-    return out
+def _points(frames: LabeledFrames, part_ids: list[int], multi: bool = False
+            ) -> list[list[dict[str, Any]]]:
+    """Labels in the annotation contract's shape, one per frame: the first individual's points,
+    or (`multi`) every individual as an instance."""
+    vis = frames.visibility_or_default()
+    tracks = individual_names(frames)
+    if multi:
+        return [instances_from_arrays(frames.keypoints[f], vis[f], part_ids, tracks)
+                for f in range(frames.n_frames)]
+    return [points_from_arrays(frames.keypoints[f, 0], vis[f, 0], part_ids)
+            for f in range(frames.n_frames)]
+
+
+def individual_names(frames: LabeledFrames) -> list[str]:
+    """The file's individual names where it has them, else individual_0, individual_1…"""
+    names = list(getattr(frames, "individuals", None) or [])
+    if len(names) == frames.n_individuals:
+        return [str(n) for n in names]
+    return [f"individual_{i}" for i in range(frames.n_individuals)]
 
 
 def _skeleton_spec(frames: LabeledFrames) -> dict[str, Any]:
@@ -217,6 +221,15 @@ def _check_project_parts(project: Project, frames: LabeledFrames) -> dict[str, i
             bits.append(f"missing {', '.join(missing)}")
         raise FormatError(f"body parts do not match project {project.name!r}: {'; '.join(bits)}")
     return ids
+
+
+def _check_animals(project: Project, frames: LabeledFrames) -> None:
+    """The file's animals per image fit the project (a single-animal file fits any)."""
+    if frames.n_individuals > 1 and frames.n_individuals > project.max_animals:
+        kind = "single-animal" if not project.multi_animal else \
+            f"at most {project.max_animals} animals"
+        raise FormatError(f"the file has {frames.n_individuals} animals per image but project "
+                          f"{project.name!r} is {kind}")
 
 
 def _existing_frames(project: Project, frames: LabeledFrames) -> dict[str, Frame]:
@@ -272,7 +285,7 @@ def _write(
     previous = dict(
         Label.objects.filter(project=project, annotator=owner).values_list("frame_id", "points")
     )
-    all_points = _points(frames, [part_ids[n] for n in frames.bodyparts])
+    all_points = _points(frames, [part_ids[n] for n in frames.bodyparts], project.multi_animal)
     written = 0
     for i, (rel, points) in enumerate(zip(frames.image_paths, all_points, strict=True)):
         frame = by_path[rel]
@@ -293,12 +306,15 @@ def import_frames(
     project_name: str | None = None,
     user: AbstractBaseUser | None = None,
     progress: ProgressFn | None = None,
+    named_individuals: bool = False,
 ) -> ImportSummary:
     """Import validated LabeledFrames whose images are ``files`` (same order); all or nothing.
 
     Into ``project``, or the live project called ``project_name``, which is created from the
     frames' body parts and skeleton (left/right pairs by :func:`guess_mirror_pairs`) when
-    there is none; ``user`` becomes its PI. Raises FormatError before writing anything when
+    there is none; ``user`` becomes its PI. A project created from several animals names
+    them by the frames' individuals when ``named_individuals`` (the animals can be told
+    apart, DeepLabCut's identity option). Raises FormatError before writing anything when
     the data does not fit. The transaction holds the project row lock (set_skeleton, or a
     select_for_update here) so two imports into one project serialize.
     """
@@ -307,13 +323,19 @@ def import_frames(
     target = _find_project(project, project_name)
     if target is not None:
         _check_project_parts(target, frames)
+        _check_animals(target, frames)
         _existing_frames(target, frames)
     stored: list[str] = []
     try:
         with transaction.atomic():
             created = target is None
             if target is None:
-                target = Project.objects.create(name=str(project_name).strip(), created_by=user)
+                named = named_individuals and frames.n_individuals > 1
+                target = Project.objects.create(name=str(project_name).strip(), created_by=user,
+                                                max_animals=min(frames.n_individuals,
+                                                                MAX_ANIMALS),
+                                                individuals=individual_names(frames) if named
+                                                else [])
                 if user is not None:
                     Membership.objects.create(user=user, project=target, role=Role.PI)
                 set_skeleton(target, _skeleton_spec(frames))  # type: ignore[arg-type]
@@ -357,13 +379,16 @@ def run_dlc_import(
     """Import a DeepLabCut project folder; see :func:`import_frames` for the rules.
 
     One frame per labeled image (``external_path`` = ``labeled-data/<video>/<image>``, size
-    read per image), one imported label per frame, NaN → state "absent".
+    read per image), one imported label per frame, NaN → state "absent". A multi-animal
+    project's individuals are the labels' tracks; with ``identity: true`` a new project
+    names its animals after them.
     """
     dlc = read_dlc_project(project_dir)
     return import_frames(
         dlc.frames, dlc.image_files, project=project,
         project_name=project_name or (None if project else dlc.config.task),
         user=user, progress=progress,
+        named_individuals=dlc.config.multianimal and bool(dlc.config.extra.get("identity")),
     )  # fmt: skip
 
 

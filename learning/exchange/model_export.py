@@ -22,7 +22,7 @@ from learning.engine.data import SIZE_MULTIPLE
 from learning.engine.export import INPUT_NAME, export_onnx, export_torchscript, output_names
 from learning.engine.network import IMAGENET_MEAN, IMAGENET_STD, PoseNet
 from learning.models import ModelVersion, VersionStatus
-from learning.training.registry import loaded_model
+from learning.training.registry import is_multi_animal, loaded_model
 from projects.skeleton import skeleton_dict
 
 BUNDLE_FORMAT = "poseloop-model-bundle/1"
@@ -136,6 +136,44 @@ def write_bundle(model: PoseNet, cfg: ModelConfig, meta: BundleMeta, zip_path: P
     return zip_path
 
 
+MULTI_README = """# PoseLoop multi-animal model: {project}, model {iteration}
+
+`model.pt` holds both networks of a {design} model (torch.load(..., weights_only=True): a dict
+with "kind", "config", "keypoint_names" and each network's weights); `poseloop.json` names the
+body parts, skeleton and animals. With PoseLoop installed:
+
+    from learning.engine.multi.checkpoint import load_predictor
+    animals = load_predictor("model.pt").predict([rgb_image])[0]  # (n, K, 3): x, y, confidence
+
+Then link animals across frames with learning.engine.multi.tracking.track.
+"""
+
+
+def write_multi_bundle(version: ModelVersion, zip_path: Path) -> Path:
+    """A multi-animal version's zip: its checkpoint, a JSON description and a README (its two
+    networks and their decoding are not one graph, so there is no ONNX file yet)."""
+    project = version.project
+    meta = {"format": "poseloop-multi/1", "project": project.name,
+            "iteration": version.iteration, "design": version.model_config.get("design"),
+            "bodyparts": project.bodypart_names(),
+            "skeleton": [[e.source.name, e.target.name]
+                         for e in project.edges.select_related("source", "target")],
+            "max_animals": project.max_animals, "individuals": project.individuals,
+            "config": version.model_config, "metrics": {
+                k: version.metrics.get(k) for k in ("test_map_oks", "test_rmse_px",
+                                                    "test_median_px", "n_train", "n_test")}}
+    partial = zip_path.with_name(f".{zip_path.name}.partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf, \
+            version.checkpoint.open("rb") as ckpt:
+        zf.writestr("model.pt", ckpt.read())
+        zf.writestr(META_NAME, json.dumps(meta, indent=1))
+        zf.writestr("README.md", MULTI_README.format(project=project.name,
+                                                     iteration=version.iteration,
+                                                     design=meta["design"]))
+    partial.replace(zip_path)
+    return zip_path
+
+
 def bundle_name(version: ModelVersion) -> str:
     safe = "".join(c for c in version.project.name if c.isalnum()) or str(version.project_id)
     return f"poseloop-{safe}-model{version.iteration}.zip"
@@ -150,6 +188,11 @@ def export_bundle(version: ModelVersion, *, rebuild: bool = False) -> str:
         if not rebuild:
             return name
         default_storage.delete(name)
+    if is_multi_animal(version):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_multi_bundle(version, Path(tmp) / bundle_name(version))
+            with path.open("rb") as fh:
+                return default_storage.save(name, File(fh))
     model, cfg = loaded_model(version)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_bundle(model, cfg, bundle_meta(version, cfg), Path(tmp) / bundle_name(version))

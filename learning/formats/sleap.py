@@ -30,8 +30,11 @@ def write_slp(
 
     With ``image_root``, the .slp names images as ``image_root / relative path`` so SLEAP
     can open them; :func:`read_slp` with the same root gives the relative paths back.
+    Named individuals (``frames.individuals``) become SLEAP tracks, one per individual.
     """
     skeleton = sio.Skeleton(list(frames.bodyparts), edges=[list(e) for e in frames.skeleton])
+    tracks = None if frames.individuals is None else \
+        [sio.Track(name=name) for name in frames.individuals]
     folders: dict[str, list[int]] = {}
     for i, rel in enumerate(frames.image_paths):
         folders.setdefault(str(PurePosixPath(rel).parent), []).append(i)
@@ -50,12 +53,17 @@ def write_slp(
         videos.append(video)
         for frame_idx, i in enumerate(rows):
             instances = [
-                sio.Instance.from_numpy(frames.keypoints[i, ind], skeleton=skeleton)
+                sio.Instance.from_numpy(frames.keypoints[i, ind], skeleton=skeleton,
+                                        track=None if tracks is None else tracks[ind])
                 for ind in range(frames.n_individuals)
                 if not np.isnan(frames.keypoints[i, ind]).all()
             ]
             labeled.append(sio.LabeledFrame(video=video, frame_idx=frame_idx, instances=instances))
-    labels = sio.Labels(labeled_frames=labeled, videos=videos, skeletons=[skeleton])
+    if tracks is None:
+        labels = sio.Labels(labeled_frames=labeled, videos=videos, skeletons=[skeleton])
+    else:
+        labels = sio.Labels(labeled_frames=labeled, videos=videos, skeletons=[skeleton],
+                            tracks=tracks)
     path = Path(path)
     sio.save_slp(labels, str(path), verbose=False)
     return path
@@ -73,31 +81,42 @@ def _relative(name: str, root: Path | None) -> str:
 def read_slp(path: str | Path, image_root: str | Path | None = None) -> LabeledFrames:
     """Read SLEAP labels written from image sequences into LabeledFrames.
 
-    keypoints: float64 (frames, individuals, keypoints, 2), individuals = the most user
-    instances on one frame. Videos must be image lists (not movie files).
+    keypoints: float64 (frames, individuals, keypoints, 2). When every user instance has a
+    track, individuals = the file's tracks (named in ``individuals``, in file order); else
+    the most user instances on one frame, in instance order. Videos must be image lists
+    (not movie files).
     """
     path = Path(path)
     labels = _load(path)
     skeleton = labels.skeletons[0]
     root = None if image_root is None else Path(image_root)
     paths: list[str] = []
-    poses: list[list[np.ndarray]] = []
+    users: list[list[sio.Instance]] = []
     for lf in labels.labeled_frames:
         names = lf.video.filename
         if not isinstance(names, list):
             raise FormatError("only image-sequence videos are supported, found a movie", path)
         paths.append(_relative(names[lf.frame_idx], root))
-        poses.append([inst.numpy() for inst in lf.user_instances])
-    n_ind = max([len(p) for p in poses], default=1)
+        users.append(list(lf.user_instances))
+    found = [inst for frame in users for inst in frame]
+    tracked = bool(found) and all(inst.track is not None for inst in found)
+    track_slot = {id(track): j for j, track in enumerate(labels.tracks)} if tracked else {}
+    if tracked and not all(id(inst.track) in track_slot for inst in found):
+        tracked = False  # an instance's track missing from the file's list: slot by order
+    n_ind = len(labels.tracks) if tracked else max([len(p) for p in users], default=1)
     kp = np.full((len(paths), n_ind, len(skeleton.node_names), 2), np.nan)
-    for f, found in enumerate(poses):
-        for j, xy in enumerate(found):
-            kp[f, j] = xy
+    for f, frame in enumerate(users):
+        for j, inst in enumerate(frame):
+            slot = track_slot[id(inst.track)] if tracked else j
+            if tracked and not np.isnan(kp[f, slot]).all():
+                raise FormatError(f"frame {paths[f]} has track {inst.track.name!r} twice", path)
+            kp[f, slot] = inst.numpy()
     return LabeledFrames(
         image_paths=paths,
         bodyparts=list(skeleton.node_names),
         keypoints=kp,
         skeleton=_edges(skeleton),
+        individuals=[str(t.name) for t in labels.tracks] if tracked else None,
     )
 
 

@@ -400,6 +400,12 @@ def score_project(project_id: int, version_id: int, *, progress: Progress | None
         return _skip(version_id, strategy, f"model is {version.status}", start)
     if current is None or current.pk != version.pk:
         return _skip(version_id, strategy, "a newer model is current", start)
+    if project.multi_animal:
+        from learning.selection.multi_scoring import score_multi_project  # builds on this one
+
+        return score_multi_project(project, version, progress=say,
+                                   max_candidates=max_candidates, batch_size=batch_size,
+                                   seed=seed)
     model, cfg = loaded_model(version)
     if cfg.num_keypoints != project.bodyparts.count():
         return _skip(version_id, strategy, "the skeleton changed since training", start)

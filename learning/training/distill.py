@@ -48,7 +48,12 @@ from learning.errors import Conflict
 from learning.models import ModelVersion, VersionKind, VersionMetrics, VersionStatus
 from learning.training.datasets import ProjectDataset, build_dataset
 from learning.training.evaluation import finite_or_none, rmse_on
-from learning.training.registry import current_version, loaded_model, lock_project
+from learning.training.registry import (
+    current_version,
+    is_multi_animal,
+    loaded_model,
+    lock_project,
+)
 from learning.training.runs import (
     TRAIN_SHARE,
     Monitor,
@@ -96,6 +101,9 @@ def start_distillation(teacher: ModelVersion, *, user: AbstractBaseUser | None =
     if teacher.is_student:
         raise ValidationError({"version": "A fast model cannot teach another one; pick a "
                                           "standard model."})
+    if is_multi_animal(teacher):
+        raise ValidationError({"version": "Fast models of multi-animal models are not "
+                                          "available yet."})
     if teacher.status != VersionStatus.READY or not teacher.checkpoint:
         raise Conflict(f"Model {teacher.iteration} is {teacher.status}; only a ready model can "
                        "be distilled.")

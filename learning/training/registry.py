@@ -7,8 +7,10 @@ import os
 import tempfile
 import threading
 from collections import OrderedDict
-from typing import TypedDict
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeVar
 
+import numpy as np
 import torch
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -26,6 +28,8 @@ from videos.models import Frame
 
 CACHE_SIZE = 3
 _cache: OrderedDict[int, tuple[PoseNet, ModelConfig]] = OrderedDict()
+_predictors: OrderedDict[int, Any] = OrderedDict()
+T = TypeVar("T")
 _cache_lock = threading.Lock()
 
 
@@ -80,17 +84,7 @@ def previous_current(version: ModelVersion) -> ModelVersion | None:
 
 def _load(version: ModelVersion) -> tuple[PoseNet, ModelConfig]:
     """Load from the local file, or from a temporary copy of a remote storage's file."""
-    try:
-        return load_model(version.checkpoint.path)
-    except NotImplementedError:
-        pass
-    fd, tmp = tempfile.mkstemp(suffix=".pt")
-    try:
-        with os.fdopen(fd, "wb") as out, version.checkpoint.open("rb") as src:
-            out.write(src.read())
-        return load_model(tmp)
-    finally:
-        os.unlink(tmp)
+    return _local_checkpoint(version, load_model)
 
 
 def loaded_model(version: ModelVersion) -> tuple[PoseNet, ModelConfig]:
@@ -120,6 +114,73 @@ def clear_cache() -> None:
     """Forget loaded models (tests)."""
     with _cache_lock:
         _cache.clear()
+        _predictors.clear()
+
+
+def is_multi_animal(version: ModelVersion) -> bool:
+    """Whether the version is a multi-animal design (`engine.multi`), not a PoseNet."""
+    return version.model_config.get("design") in ("topdown", "bottomup")
+
+
+def _local_checkpoint(version: ModelVersion, load: Callable[[str], T]) -> T:
+    try:
+        return load(version.checkpoint.path)
+    except NotImplementedError:
+        pass
+    fd, tmp = tempfile.mkstemp(suffix=".pt")
+    try:
+        with os.fdopen(fd, "wb") as out, version.checkpoint.open("rb") as src:
+            out.write(src.read())
+        return load(tmp)
+    finally:
+        os.unlink(tmp)
+
+
+def loaded_predictor(version: ModelVersion) -> Any:
+    """A multi-animal version's predictor (`engine.multi.predictors`), cached per process."""
+    from learning.engine.multi.checkpoint import load_predictor
+
+    with _cache_lock:
+        if version.pk in _predictors:
+            _predictors.move_to_end(version.pk)
+            return _predictors[version.pk]
+    predictor = _local_checkpoint(version, load_predictor)
+    with _cache_lock:
+        _predictors[version.pk] = predictor
+        while len(_predictors) > CACHE_SIZE:
+            _predictors.popitem(last=False)
+    return predictor
+
+
+class PredictedInstance(TypedDict):
+    track: str
+    score: float | None
+    points: list[PredictedPoint]
+
+
+def predict_instances(version: ModelVersion, frame: Frame, bodyparts: list[tuple[int, str]]
+                      ) -> list[PredictedInstance]:
+    """A multi-animal version's animals in one frame, best first, each one point per body
+    part (x, y None where the part was not found); tracks are named by rank (track_0…)."""
+    predictor = loaded_predictor(version)
+    animals = predictor.predict([load_image(local_image_path(frame))])[0]
+    if animals.size and animals.shape[1] != len(bodyparts):
+        raise ValidationError("The skeleton changed since this model was trained.")
+    out: list[PredictedInstance] = []
+    for n, pose in enumerate(animals):
+        found = np.isfinite(pose[:, :2]).all(axis=1)
+        conf = pose[found, 2]
+        out.append({
+            "track": f"track_{n}",
+            "score": float(conf.mean()) if conf.size else None,
+            "points": [
+                {"bodypart": part_id, "name": name,
+                 "x": float(pose[k, 0]) if found[k] else None,
+                 "y": float(pose[k, 1]) if found[k] else None,
+                 "likelihood": float(pose[k, 2]) if found[k] else None}
+                for k, (part_id, name) in enumerate(bodyparts)],
+        })
+    return out
 
 
 def predict_frame(version: ModelVersion, frame: Frame, bodyparts: list[tuple[int, str]]

@@ -260,8 +260,16 @@ def _check_overrides(project: Project, overrides: dict[str, Any]) -> dict[str, A
     if unknown:
         raise ValidationError({"overrides": f"Unknown sections {sorted(unknown)}."})
     try:
-        model_config_for(project, 1, overrides.get("model"))
-        train_config_for(1.0, 1, (), overrides.get("train"))
+        if project.multi_animal:
+            from learning.engine.multi.config import TopDownConfig
+
+            if overrides.get("train"):
+                raise ValueError("a multi-animal model takes its settings under 'model' "
+                                 "(TopDownConfig); 'train' is not used")
+            TopDownConfig.from_dict(dict(overrides.get("model") or {}))
+        else:
+            model_config_for(project, 1, overrides.get("model"))
+            train_config_for(1.0, 1, (), overrides.get("train"))
     except (ValueError, TypeError) as exc:
         raise ValidationError({"overrides": str(exc)}) from None
     return overrides
@@ -400,6 +408,11 @@ def _end(version: ModelVersion, status: VersionStatus, message: str) -> None:
 
 def _train_and_evaluate(version: ModelVersion, job_id: int | None) -> ModelVersion:
     project = version.project
+    if project.multi_animal:
+        # Imported here: multi_runs builds on this module's helpers.
+        from learning.training.multi_runs import train_and_evaluate_multi
+
+        return train_and_evaluate_multi(version, job_id)
     params = version.job.params if version.job else {}
     overrides = params.get("overrides", {})
     data = build_dataset(project)

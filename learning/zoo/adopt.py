@@ -22,7 +22,12 @@ from learning.engine.checkpoint import load_checkpoint, save_checkpoint
 from learning.engine.config import ModelConfig
 from learning.engine.transfer import default_mapping, transferred_model
 from learning.models import ModelVersion, VersionKind, VersionStatus
-from learning.training.registry import current_version, lock_project, set_current
+from learning.training.registry import (
+    current_version,
+    is_multi_animal,
+    lock_project,
+    set_current,
+)
 from learning.zoo.entries import visible_entries
 from learning.zoo.models import ZooEntry
 from projects.models import Backbone, Project
@@ -78,6 +83,9 @@ def adopt(project: Project, user: User, source: ZooEntry | ModelVersion,
     if not has_role(user, project, PI_ONLY):
         raise PermissionDenied("Only a PI of the project may adopt a model into it.")
     _check_source(user, project, source)
+    if project.multi_animal or (isinstance(source, ModelVersion) and is_multi_animal(source)):
+        raise ValidationError({"detail": "Adopting models into or from multi-animal projects "
+                                         "is not available yet."})
     mapping = _check_mapping(mapping)
     ckpt = _source_checkpoint(source)
     source_cfg = dict(ckpt["model_config"])

@@ -16,6 +16,7 @@ from django.http import Http404
 from accounts.access import PI_ONLY, has_role, visible_projects
 from learning.engine.transfer import normalise_name
 from learning.models import ModelVersion, VersionKind, VersionStatus
+from learning.training.registry import is_multi_animal
 from learning.zoo.models import Visibility, ZooEntry
 from projects.models import Project
 from projects.skeleton import skeleton_dict
@@ -122,6 +123,9 @@ def publish(version: ModelVersion, user: User | None, *, name: str, species: str
     if version.status != VersionStatus.READY or not version.checkpoint:
         raise ValidationError({"version": f"Model {version.iteration} is {version.status}; "
                                           "only ready models can be published."})
+    if is_multi_animal(version):
+        raise ValidationError({"version": "Multi-animal models cannot be published to the "
+                                          "zoo yet."})
     if version.kind not in PUBLISHABLE_KINDS:
         raise ValidationError({"version": "Publish a model trained in this project (this one "
                                           "was adopted from another model)."})

@@ -108,7 +108,8 @@ def finite(value: Any) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _n_labels(version: ModelVersion) -> int | None:
+def n_labels(version: ModelVersion) -> int | None:
+    """Label rows the version trained on (its metrics, else its label snapshot)."""
     metrics = version.metrics or {}
     if isinstance(metrics.get("n_labels"), int):
         return metrics["n_labels"]
@@ -125,7 +126,7 @@ def learning_curve(project: Project, current_id: int | None) -> list[CurvePoint]
         pck = m.get("test_pck") if isinstance(m.get("test_pck"), dict) else {}
         points.append({
             "version_id": v.pk, "iteration": v.iteration, "created_at": v.created_at,
-            "n_labels": _n_labels(v), "n_frames": v.n_labeled_frames,
+            "n_labels": n_labels(v), "n_frames": v.n_labeled_frames,
             "n_train": m.get("n_train"), "n_test": m.get("n_test"),
             "test_rmse_px": finite(m.get("test_rmse_px")),
             "test_rmse_pcutoff_px": finite(m.get("test_rmse_pcutoff_px")),

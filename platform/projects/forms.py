@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import Role
 from learning.engine.uncertainty import DEFAULT_WEIGHTS, SCORE_DESCRIPTIONS
+from projects.animals import check_animals, parse_individuals
 from projects.models import Project
 from projects.serializers import LOOP_FIELDS
 from projects.skeleton import SkeletonSpec, skeleton_dict
@@ -49,16 +50,53 @@ def pairs_field(rows: int) -> forms.CharField:
                            "'leftear, rightear'. A body part can be in one pair only.")
 
 
-class ProjectCreateForm(forms.ModelForm):
+def individuals_field() -> forms.CharField:
+    return forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only when the animals can be told apart (a marked mouse, a male and a "
+                  "female): one name per animal, one per line. Empty: anonymous animals, "
+                  "tracked by position.")
+
+
+class AnimalsMixin:
+    """max_animals + individuals (typed one per line), checked by projects.animals."""
+
+    def clean_individuals(self) -> list[str]:
+        return parse_individuals(self.cleaned_data.get("individuals") or "")
+
+    def check_animal_settings(self, cleaned: dict[str, Any]) -> None:
+        try:
+            check_animals(self.instance, cleaned.get("max_animals") or 1,
+                          cleaned.get("individuals") or [])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                self.add_error(field, errors)
+
+
+class ProjectCreateForm(AnimalsMixin, forms.ModelForm):
     bodyparts = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5}), help_text="One body part per line, in order."
     )
     edges = edges_field(3)
     pairs = pairs_field(2)
+    individuals = individuals_field()
 
     class Meta:
         model = Project
-        fields = ["name", "description"]
+        fields = ["name", "description", "max_animals"]
+        labels = {"max_animals": "Animals per frame (at most)"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["max_animals"].required = False  # not sent: one animal, as before
+
+    def clean_max_animals(self) -> int:
+        return self.cleaned_data.get("max_animals") or 1
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        self.check_animal_settings(cleaned)
+        return cleaned
 
     def skeleton(self) -> dict:
         """The skeleton spec from the cleaned text fields."""
@@ -77,7 +115,7 @@ def _weight_field(name: str) -> forms.FloatField:
     )
 
 
-class ProjectSettingsForm(forms.ModelForm):
+class ProjectSettingsForm(AnimalsMixin, forms.ModelForm):
     """The loop's settings; acquisition weights get one number field per score.
 
     Weights are saved as the project's overrides of `DEFAULT_WEIGHTS` (an empty field or the
@@ -88,8 +126,10 @@ class ProjectSettingsForm(forms.ModelForm):
 
     class Meta:
         model = Project
-        fields = ["name", "description", *(f for f in LOOP_FIELDS if f != "acquisition_weights")]
+        fields = ["name", "description", *(f for f in LOOP_FIELDS if f != "acquisition_weights"),
+                  "max_animals"]
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        labels = {"max_animals": "Animals per frame (at most)"}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         from learning.training.runs import input_scale_status
@@ -98,6 +138,8 @@ class ProjectSettingsForm(forms.ModelForm):
         # As stored (before this form's data): the override, or the automatic choice and why.
         self.input_scale_status = input_scale_status(self.instance)
         self.fields["input_scale"].widget.attrs.update(placeholder="automatic", step="any")
+        self.fields["individuals"] = individuals_field()
+        self.fields["individuals"].initial = "\n".join(self.instance.individuals or [])
         stored = self.instance.acquisition_weights or {}
         for name, default in DEFAULT_WEIGHTS.items():
             field = _weight_field(name)
@@ -121,6 +163,7 @@ class ProjectSettingsForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        self.check_animal_settings(cleaned)
         fields = [self.WEIGHT_PREFIX + name for name in DEFAULT_WEIGHTS]
         if all(f in cleaned for f in fields) and not any(
             {**DEFAULT_WEIGHTS, **self.weights()}.values()
@@ -130,6 +173,7 @@ class ProjectSettingsForm(forms.ModelForm):
 
     def save(self, commit: bool = True) -> Project:
         self.instance.acquisition_weights = self.weights()
+        self.instance.individuals = self.cleaned_data.get("individuals") or []
         return super().save(commit)
 
 

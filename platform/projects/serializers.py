@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from projects import animals
 from projects.models import Project
 from projects.skeleton import skeleton_dict
 
@@ -27,22 +29,17 @@ ANIMAL_FIELDS = ["max_animals", "individuals"]
 
 
 def check_animals(project: Project | None, attrs: dict) -> dict:
-    """Named individuals: one name per animal. A project with labels keeps its kind (single
-    or multi-animal), since its labels are stored in that kind's shape."""
+    """`projects.animals.check_animals` on the merged settings, as a 400. A new animal count
+    without names drops the project's old names, which no longer fit."""
     max_animals = attrs.get("max_animals", project.max_animals if project else 1)
     individuals = attrs.get("individuals", project.individuals if project else [])
-    if "max_animals" in attrs and "individuals" not in attrs and project and individuals \
+    if "max_animals" in attrs and "individuals" not in attrs and individuals \
             and len(individuals) != max_animals:
-        individuals = []  # a new count without names: the old names no longer fit
-        attrs["individuals"] = individuals
-    if individuals and len(individuals) != max_animals:
-        raise serializers.ValidationError({"individuals": (
-            f"Name every animal or none: {len(individuals)} names for {max_animals} animals.")})
-    if project is not None and (max_animals > 1) != project.multi_animal \
-            and project.labels.exists():
-        raise serializers.ValidationError({"max_animals": (
-            "This project has labels: it cannot switch between single- and multi-animal. "
-            "Start a new project (or import the labels into one) instead.")})
+        individuals = attrs["individuals"] = []
+    try:
+        animals.check_animals(project, max_animals, list(individuals))
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict) from None
     return attrs
 
 

@@ -51,6 +51,8 @@ def project_create(request: HttpRequest) -> HttpResponse:
                 name=form.cleaned_data["name"],
                 description=form.cleaned_data["description"],
                 skeleton=form.skeleton(),
+                max_animals=form.cleaned_data["max_animals"],
+                individuals=form.cleaned_data["individuals"],
             )
         except ValidationError as exc:
             form.add_error(None, exc)

@@ -78,6 +78,22 @@ def test_create_project_page(users, client):
 
 
 @pytest.mark.django_db
+def test_create_a_two_animal_project_with_named_individuals(users, client):
+    client.force_login(users["outsider"])
+    form = {"name": "Pair", "description": "", "bodyparts": "head\nthorax", "edges": "",
+            "pairs": "", "max_animals": 2}
+    refused = client.post("/projects/new/", {**form, "individuals": "male"})
+    assert refused.status_code == 200 and b"Name every animal or none" in refused.content
+    response = client.post("/projects/new/", {**form, "individuals": "male\nfemale"})
+    assert response.status_code == 302
+    from projects.models import Project
+
+    project = Project.objects.get(name="Pair")
+    assert (project.max_animals, project.individuals, project.multi_animal) == (
+        2, ["male", "female"], True)
+
+
+@pytest.mark.django_db
 def test_project_page_shows_videos_frames_and_jobs(users, project, video, client):
     client.force_login(users["annotator"])
     html = client.get(f"/projects/{project.pk}/").content.decode()

@@ -24,7 +24,8 @@ def _settings_post(project, **weights) -> dict:
             "double_label_fraction": project.double_label_fraction,
             "lease_minutes": project.lease_minutes, "backbone": project.backbone,
             "input_scale": project.input_scale or "", "require_improvement": "on",
-            "student_tolerance_px": project.student_tolerance_px}
+            "student_tolerance_px": project.student_tolerance_px,
+            "max_animals": project.max_animals, "individuals": "\n".join(project.individuals)}
     for name, default in DEFAULT_WEIGHTS.items():
         data[f"weight_{name}"] = weights.get(name, default)
     return data
@@ -112,3 +113,16 @@ def test_the_fast_model_tolerance_is_a_setting(project, pi_client):
     assert "greater than or equal to 0" in response.content.decode()
     project.refresh_from_db()
     assert project.student_tolerance_px == 0.75
+
+
+@pytest.mark.django_db
+def test_animals_are_settings_and_names_must_fit(project, users, client):
+    client.force_login(users["pi"])
+    bad = client.post(_url(project), {**_settings_post(project), "max_animals": 2,
+                                      "individuals": "alice"})
+    assert bad.status_code == 400 and b"Name every animal or none" in bad.content
+    ok = client.post(_url(project), {**_settings_post(project), "max_animals": 2,
+                                     "individuals": "alice\nbob"})
+    assert ok.status_code == 302
+    project.refresh_from_db()
+    assert (project.max_animals, project.individuals) == (2, ["alice", "bob"])

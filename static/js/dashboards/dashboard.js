@@ -6,8 +6,7 @@ const data = JSON.parse(document.getElementById("dashboard-data").textContent);
 const prefix = `project-${data.project_id}`;
 const round = (v, digits = 3) => (v === null || v === undefined ? null : Number(v.toFixed(digits)));
 
-function curveX(mode) {
-  const points = data.models.curve;
+function curveX(mode, points = data.models.curve) {
   return mode === "version"
     ? { title: "model version", x: points.map((p) => p.iteration) }
     : { title: "labels (annotator × frame)", x: points.map((p) => p.n_labels) };
@@ -95,6 +94,45 @@ function bodypartSpec() {
     csv: [["bodypart", "test_rmse_px", "train_rmse_px", "agreement_px"],
       parts.map((p) => [p.name, p.test_rmse_px, p.train_rmse_px, p.agreement_px])],
     layout: { barmode: "group", yaxis: { title: { text: "error (px)" }, rangemode: "tozero" } } };
+}
+
+// Several animals: OKS mAP and recall per version (the x axis follows the curve selector).
+function mapSpec(mode) {
+  const points = data.models.multi_animal.curve;
+  const axis = curveX(mode, points);
+  const text = points.map((p) => `model #${p.iteration}`);
+  const map = points.map((p) => p.map_oks);
+  const traces = map.some((v) => v !== null) ? [
+    line("OKS mAP", axis.x, map, COLORS[0], { text }),
+    line("recall", axis.x, points.map((p) => p.recall), COLORS[5],
+      { text, line: { color: COLORS[5], width: 1.5, dash: "dash" } }),
+    ...currentMarker(axis.x, map, points),
+  ] : [];
+  return { traces, empty: "No multi-animal evaluation yet",
+    csv: [["version", "iteration", "n_labels", "n_test", "map_oks", "recall", "median_px",
+      "missed_animals", "extra_animals"],
+    points.map((p) => [p.version_id, p.iteration, p.n_labels, p.n_test, p.map_oks, p.recall,
+      p.median_px, p.missed_animals, p.extra_animals])],
+    layout: { xaxis: { title: { text: axis.title } },
+      yaxis: { title: { text: "OKS mAP / recall" }, range: [0, 1.02] } } };
+}
+
+function animalsSpec() {
+  const points = data.models.multi_animal.curve
+    .filter((p) => p.missed_animals !== null || p.extra_animals !== null);
+  const x = points.map((p) => `#${p.iteration}`);
+  const traces = points.length ? [
+    { type: "bar", name: "missed", x, y: points.map((p) => p.missed_animals),
+      marker: { color: COLORS[4] } },
+    { type: "bar", name: "extra", x, y: points.map((p) => p.extra_animals),
+      marker: { color: COLORS[1] } },
+  ] : [];
+  return { traces, empty: "No multi-animal evaluation yet",
+    csv: [["version", "iteration", "n_test", "missed_animals", "extra_animals"],
+      points.map((p) => [p.version_id, p.iteration, p.n_test, p.missed_animals,
+        p.extra_animals])],
+    layout: { barmode: "group", xaxis: { title: { text: "model version" }, type: "category" },
+      yaxis: { title: { text: "animals" }, rangemode: "tozero" } } };
 }
 
 function likelihoodSpec() {
@@ -191,13 +229,15 @@ function oracleSpec() {
 function drawCurves() {
   const mode = document.getElementById("curve-x")?.value ?? "labels";
   drawPlot("curve-rmse", rmseSpec(mode), prefix);
-  drawPlot("curve-pck", pckSpec(mode), prefix);
+  if (data.models.multi_animal) drawPlot("curve-map", mapSpec(mode), prefix);
+  else drawPlot("curve-pck", pckSpec(mode), prefix);
 }
 
 drawCurves();
 document.getElementById("curve-x")?.addEventListener("change", drawCurves);
 drawPlot("bodyparts", bodypartSpec(), prefix);
 if (data.models.likelihoods.available) drawPlot("likelihood", likelihoodSpec(), prefix);
+if (data.models.multi_animal) drawPlot("animals", animalsSpec(), prefix);
 drawPlot("labels-day", labelsPerDaySpec(), prefix);
 drawPlot("reviews", reviewSpec(), prefix);
 drawPlot("queue", queueSpec(), prefix);

@@ -23,6 +23,7 @@ BENCHMARKS = {
     "views3d": "learning.selection.bench_views3d",
     "loop": "poseloop.bench_loop",
     "fanout": "learning.analysis.bench_fanout",
+    "multi": "learning.training.bench_multi",
 }
 
 
