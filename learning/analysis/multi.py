@@ -91,11 +91,14 @@ def track_summary(tracks: Tracks) -> dict[str, object]:
 
 
 def write_multi_files(folder: Path, stem: str, scorer: str, bodyparts: list[str],
-                      tracks: Tracks, video_path: str | None = None,
+                      raw: Tracks, swaps: Sequence[tuple[int, str, str]] = (),
+                      video_path: str | None = None,
                       edges: Sequence[tuple[str, str]] = ()) -> list[str]:
     """The multi-animal pose table (H5 + CSV, individuals = track names), a per-frame track
-    confidence CSV, a SLEAP file with the tracks, and ``tracks.npz``; returns the file names
-    (the table first)."""
+    confidence CSV and a SLEAP file with the tracks, all with `swaps` applied to the tracker's
+    output `raw`, and ``tracks.npz`` (`raw` itself, so fixes are always applied to it once);
+    returns the file names (the table first)."""
+    tracks = edited(raw, swaps)
     poses = tracks.poses.copy()
     poses[..., 2] = np.clip(np.nan_to_num(poses[..., 2], nan=0.0), 0.0, 1.0)
     poses[~np.isfinite(tracks.poses[..., :2]).all(axis=-1)] = np.nan
@@ -112,7 +115,7 @@ def write_multi_files(folder: Path, stem: str, scorer: str, bodyparts: list[str]
         write_slp_predictions(slp, video_path, bodyparts, list(edges), tracks.poses,
                               tracks.names)
         files.append(slp.name)
-    (folder / TRACKS_FILE).write_bytes(tracks.to_bytes())
+    (folder / TRACKS_FILE).write_bytes(raw.to_bytes())
     files.append(TRACKS_FILE)
     return files
 

@@ -495,8 +495,8 @@ def _write_files(
         edges = [(e.source.name, e.target.name)
                  for e in video.project.edges.select_related("source", "target")]
         with local_video_path(video) as path:
-            return write_multi_files(folder, stem, scorer, bodyparts, edited(
-                tracks, swaps_of(video, job.pk)), str(path), edges)
+            return write_multi_files(folder, stem, scorer, bodyparts, tracks,
+                                     swaps_of(video, job.pk), str(path), edges)
     h5, csv = write_pose_table(folder / f"{stem}{scorer}", scorer, bodyparts, poses)
     files = [h5.name, csv.name]
     plain = poses

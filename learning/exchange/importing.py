@@ -34,6 +34,7 @@ from learning.exchange.label_points import instances_from_arrays, points_from_ar
 from learning.formats.coco import read_coco
 from learning.formats.dlc import image_size, read_dlc_project
 from learning.formats.errors import FormatError
+from learning.formats.lightning_pose import read_lightning_pose
 from learning.formats.pose import LabeledFrames
 from projects.models import MAX_ANIMALS, Project
 from projects.skeleton import set_skeleton
@@ -376,13 +377,22 @@ def run_dlc_import(
     user: AbstractBaseUser | None = None,
     progress: ProgressFn | None = None,
 ) -> ImportSummary:
-    """Import a DeepLabCut project folder; see :func:`import_frames` for the rules.
+    """Import a DeepLabCut project folder, or a Lightning Pose label folder (its
+    CollectedData.csv beside labeled-data/, no config.yaml; `is_lightning_pose`); see
+    :func:`import_frames` for the rules.
 
     One frame per labeled image (``external_path`` = ``labeled-data/<video>/<image>``, size
     read per image), one imported label per frame, NaN → state "absent". A multi-animal
     project's individuals are the labels' tracks; with ``identity: true`` a new project
     names its animals after them.
     """
+    folder = Path(project_dir)
+    if is_lightning_pose(folder):
+        frames = read_lightning_pose(folder)
+        return import_frames(
+            frames, [folder / rel for rel in frames.image_paths], project=project,
+            project_name=project_name or (None if project else folder.name),
+            user=user, progress=progress)
     dlc = read_dlc_project(project_dir)
     return import_frames(
         dlc.frames, dlc.image_files, project=project,
@@ -390,6 +400,12 @@ def run_dlc_import(
         user=user, progress=progress,
         named_individuals=dlc.config.multianimal and bool(dlc.config.extra.get("identity")),
     )  # fmt: skip
+
+
+def is_lightning_pose(folder: Path) -> bool:
+    """A Lightning Pose label folder: CollectedData.csv and labeled-data/, no config.yaml."""
+    return (not (folder / "config.yaml").exists() and (folder / "CollectedData.csv").is_file()
+            and (folder / "labeled-data").is_dir())
 
 
 def import_dlc_project(

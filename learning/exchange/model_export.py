@@ -139,7 +139,7 @@ def write_bundle(model: PoseNet, cfg: ModelConfig, meta: BundleMeta, zip_path: P
 MULTI_README = """# PoseLoop multi-animal model: {project}, model {iteration}
 
 `model.pt` holds both networks of a {design} model (torch.load(..., weights_only=True): a dict
-with "kind", "config", "keypoint_names" and each network's weights); `poseloop.json` names the
+with "kind", "config", "keypoint_names" and each network's weights); `poseloop_model.json` names the
 body parts, skeleton and animals. With PoseLoop installed:
 
     from learning.engine.multi.checkpoint import load_predictor

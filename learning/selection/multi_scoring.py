@@ -20,8 +20,13 @@ from django.conf import settings
 from annotation.models import QueueReason
 from annotation.queue import queue_state
 from learning.engine.data import load_image
-from learning.engine.multi.acquisition import frame_scores, thumbnail
-from learning.engine.uncertainty import rank_normalize
+from learning.engine.multi.acquisition import (
+    MULTI_WEIGHTS,
+    coverage,
+    frame_scores,
+    thumbnail,
+    weighted_ranks,
+)
 from learning.models import ModelVersion
 from learning.selection.scoring import (
     BATCH_SIZE,
@@ -41,10 +46,6 @@ from projects.models import Project, SelectionStrategy
 from videos.models import Frame
 from videos.sampling import spread
 
-# Default weights of the multi-animal scores (a project's acquisition_weights may set them,
-# and "coverage" for diversity).
-MULTI_WEIGHTS = {"count": 1.0, "confidence": 1.0, "touching": 0.75, "assignment": 0.75,
-                 "coverage": 0.5}
 REASON_OF = {"count": QueueReason.ANIMALS, "confidence": QueueReason.UNCERTAINTY,
              "touching": QueueReason.TOUCHING, "assignment": QueueReason.ASSIGNMENT,
              "coverage": QueueReason.DIVERSITY}
@@ -147,16 +148,11 @@ def score_multi_project(project: Project, version: ModelVersion, *, progress: Pr
         return _skip(version.pk, strategy, "no candidate frames", start)
     raw = frame_scores(animals, expected=project.max_animals if not project.individuals
                        else len(project.individuals))
-    if len(labeled):
-        raw["coverage"] = 1.0 - (thumbs @ labeled.T).max(axis=1)
-    else:
-        raw["coverage"] = np.ones(len(keys))
+    raw["coverage"] = coverage(thumbs, labeled)
     weights = multi_weights(project)
     if strategy == SelectionStrategy.UNCERTAINTY:
         weights["coverage"] = 0.0
-    normed = {name: rank_normalize(values) for name, values in raw.items()}
-    total_weight = sum(weights.get(n, 0.0) for n in normed) or 1.0
-    scores = sum(weights.get(n, 0.0) * v for n, v in normed.items()) / total_weight
+    scores, normed = weighted_ranks(raw, weights)
     progress(0.87, "Choosing frames")
     rows = choose(strategy, np.asarray(scores), thumbs, np.ones(len(keys), bool), labeled,
                   needed, seed)

@@ -11,8 +11,9 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -147,6 +148,16 @@ def samples_for_frames(project: Project, frame_ids: Sequence[int]) -> tuple[list
     return list(order), samples
 
 
+def held_out_frames(project: Project, frame_ids: Sequence[int],
+                test_frame_ids: Iterable[int] | None = None) -> set[int]:
+    """The test frames among `frame_ids`: the project's fixed split (assigned here for frames
+    new to it), unless `test_frame_ids` names them (a benchmark's held-out list)."""
+    if test_frame_ids is not None:
+        return set(test_frame_ids)
+    splits = assign_splits(project, frame_ids)
+    return {f for f, s in splits.items() if s == SplitName.TEST}
+
+
 def build_dataset(project: Project, *, test_frame_ids: Iterable[int] | None = None
                   ) -> ProjectDataset:
     """All labeled frames of the project as train/test samples.
@@ -154,21 +165,27 @@ def build_dataset(project: Project, *, test_frame_ids: Iterable[int] | None = No
     The split is the project's fixed one (assigned here for frames new to it), unless
     `test_frame_ids` names the test frames (a benchmark's held-out list).
     """
+    return ProjectDataset(**split_fields(project, samples_for_frames, test_frame_ids))
+
+
+def split_fields(project: Project,
+                 samples_for: Callable[[Project, Sequence[int]], tuple[list[int], list[Any]]],
+                 test_frame_ids: Iterable[int] | None = None) -> dict[str, Any]:
+    """The fields a dataset of the project's labeled frames has, whatever its samples are
+    (`samples_for(project, frame ids)` → (frame ids with labels, their samples)): train and
+    test by `held_out_frames`, body parts, left/right pairs and the label snapshot."""
     frame_ids = labeled_frame_ids(project)
-    if test_frame_ids is None:
-        splits = assign_splits(project, frame_ids)
-        test_set = {f for f, s in splits.items() if s == SplitName.TEST}
-    else:
-        test_set = set(test_frame_ids)
-    order, samples = samples_for_frames(project, frame_ids)
-    train = [(f, s) for f, s in zip(order, samples, strict=True) if f not in test_set]
-    test = [(f, s) for f, s in zip(order, samples, strict=True) if f in test_set]
-    return ProjectDataset(
-        train=[s for _, s in train],
-        test=[s for _, s in test],
-        train_frame_ids=[f for f, _ in train],
-        test_frame_ids=[f for f, _ in test],
-        keypoint_names=project.bodypart_names(),
-        flip_pairs=flip_pairs(project),
-        snapshot=label_snapshot(project, order, [f for f, _ in test]),
-    )
+    test_set = held_out_frames(project, frame_ids, test_frame_ids)
+    order, samples = samples_for(project, frame_ids)
+    pairs = list(zip(order, samples, strict=True))
+    train = [(f, s) for f, s in pairs if f not in test_set]
+    test = [(f, s) for f, s in pairs if f in test_set]
+    return {
+        "train": [s for _, s in train],
+        "test": [s for _, s in test],
+        "train_frame_ids": [f for f, _ in train],
+        "test_frame_ids": [f for f, _ in test],
+        "keypoint_names": project.bodypart_names(),
+        "flip_pairs": flip_pairs(project),
+        "snapshot": label_snapshot(project, order, [f for f, _ in test]),
+    }

@@ -14,14 +14,8 @@ import numpy as np
 
 from annotation.agreement import consensus_instances
 from learning.engine.multi.samples import MultiSample
-from learning.models import LabelSnapshot, SplitName
-from learning.training.datasets import (
-    assign_splits,
-    flip_pairs,
-    label_snapshot,
-    labeled_frame_ids,
-    local_image_path,
-)
+from learning.models import LabelSnapshot
+from learning.training.datasets import local_image_path, split_fields
 from projects.models import Project
 from videos.models import Frame
 
@@ -61,23 +55,5 @@ def build_multi_dataset(project: Project, *, test_frame_ids: Iterable[int] | Non
                         ) -> MultiProjectDataset:
     """All labeled frames of a multi-animal project as train/test samples (see
     `datasets.build_dataset`: the same split rules)."""
-    frame_ids = labeled_frame_ids(project)
-    if test_frame_ids is None:
-        splits = assign_splits(project, frame_ids)
-        test_set = {f for f, s in splits.items() if s == SplitName.TEST}
-    else:
-        test_set = set(test_frame_ids)
-    order, samples = multi_samples_for_frames(project, frame_ids)
-    pairs = list(zip(order, samples, strict=True))
-    train = [(f, s) for f, s in pairs if f not in test_set]
-    test = [(f, s) for f, s in pairs if f in test_set]
-    return MultiProjectDataset(
-        train=[s for _, s in train],
-        test=[s for _, s in test],
-        train_frame_ids=[f for f, _ in train],
-        test_frame_ids=[f for f, _ in test],
-        keypoint_names=project.bodypart_names(),
-        flip_pairs=flip_pairs(project),
-        snapshot=label_snapshot(project, order, [f for f, _ in test]),
-        max_animals=project.max_animals,
-    )
+    return MultiProjectDataset(**split_fields(project, multi_samples_for_frames, test_frame_ids),
+                               max_animals=project.max_animals)

@@ -176,6 +176,12 @@ def test_two_animal_loop_trains_predicts_analyses_tracks_and_scores(
         np.testing.assert_array_equal(after[:20], before[:20])
         np.testing.assert_array_equal(after[20:, :, :, 0], before[20:, :, :, 1])
         np.testing.assert_array_equal(after[20:, :, :, 1], before[20:, :, :, 0])
+        # A second fix swaps them back from frame 40: both fixes hold, each applied once.
+        second = client.post(url, {"frame": 40, "track_a": b, "track_b": a}, format="json")
+        assert second.status_code == 200 and second.json()["track_edits"] == 2
+        twice = load_poses.from_dlc_file(h5_of(analysis.list_analyses(video)[0])).position.values
+        np.testing.assert_array_equal(twice[:40], after[:40])
+        np.testing.assert_array_equal(twice[40:], before[40:])
         annotator = as_user("annotator").post(url, {"frame": 3, "track_a": a, "track_b": b},
                                               format="json")
         assert annotator.status_code == 403

@@ -10,6 +10,9 @@ single-animal ones (rank-normalised, weighted):
   box): touching and overlapping animals are where assembly and identity go wrong;
 - ``assignment``: the share of predicted parts that lie nearer another animal's centre than
   their own (ambiguous assignment of parts to animals).
+
+`weighted_ranks` combines them with ``coverage`` (how unlike the labeled frames' thumbnails a
+frame is) as the platform's scoring and the oracle replay do.
 """
 
 from __future__ import annotations
@@ -19,8 +22,13 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
+from learning.engine.uncertainty import rank_normalize
+
 COMPONENTS = ("count", "confidence", "touching", "assignment")
 THUMBNAIL = 16
+# Default weights of the scores and of "coverage" (a project's acquisition_weights may set them).
+MULTI_WEIGHTS = {"count": 1.0, "confidence": 1.0, "touching": 0.75, "assignment": 0.75,
+                 "coverage": 0.5}
 
 
 def _present(animal: np.ndarray) -> np.ndarray:
@@ -101,3 +109,22 @@ def thumbnail(image: np.ndarray) -> np.ndarray:
     vec -= vec.mean()
     norm = float(np.linalg.norm(vec))
     return vec / norm if norm > 0 else vec
+
+
+def coverage(thumbs: np.ndarray, labeled: np.ndarray) -> np.ndarray:
+    """(N,) 1 - the largest similarity of each candidate's thumbnail (N, D) to the labeled
+    frames' (M, D): large = unlike anything labeled; all 1 without labeled frames."""
+    if len(labeled) == 0:
+        return np.ones(len(thumbs))
+    return 1.0 - (np.asarray(thumbs) @ np.asarray(labeled).T).max(axis=1)
+
+
+def weighted_ranks(raw: dict[str, np.ndarray], weights: dict[str, float]
+                   ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(scores (N,) in [0, 1], the rank-normalised components): each component's ranks
+    (`uncertainty.rank_normalize`), averaged with `weights` (a missing name weighs 0)."""
+    normed = {name: rank_normalize(values) for name, values in raw.items()}
+    total_weight = sum(weights.get(n, 0.0) for n in normed) or 1.0
+    n = len(next(iter(raw.values()))) if raw else 0
+    scores = sum((weights.get(name, 0.0) * v for name, v in normed.items()), np.zeros(n))
+    return np.asarray(scores) / total_weight, normed

@@ -42,6 +42,7 @@ from learning.engine.multi.fitting import (
     validation_frames,
 )
 from learning.engine.multi.peaks import find_peaks
+from learning.engine.multi.precision import as_input, autocast, prepare
 from learning.engine.multi.samples import MultiSample, anchor
 from learning.engine.network import PoseNet
 from learning.engine.train import TrainResult, resolve_device
@@ -186,7 +187,7 @@ class BottomUpPredictor:
     def __init__(self, config: BottomUpConfig, network: tuple[PoseNet, ModelConfig],
                  keypoint_names: Sequence[str], device: torch.device) -> None:
         self.config = config
-        self.model, self.model_cfg = network
+        self.model, self.model_cfg = prepare(network[0], device), network[1]
         self.keypoint_names = list(keypoint_names)
         self.device = device
         self.instance_scores: list[np.ndarray] = []
@@ -199,7 +200,7 @@ class BottomUpPredictor:
             raise ValueError(f"not a {KIND} checkpoint: {payload.get('kind')!r}")
         dev = resolve_device(str(device)) if device is not None else torch.device("cpu")
         model, model_cfg = model_from_checkpoint(payload["network"])
-        return cls(BottomUpConfig.from_dict(payload["config"]), (model.to(dev).eval(), model_cfg),
+        return cls(BottomUpConfig.from_dict(payload["config"]), (model, model_cfg),
                    payload["keypoint_names"], dev)
 
     @classmethod
@@ -230,8 +231,9 @@ class BottomUpPredictor:
                        ) -> list[tuple[np.ndarray, np.ndarray]]:
         mcfg = self.model_cfg
         resized = [resize_for_network(np.asarray(im), mcfg.input_scale) for im in images]
-        batch = torch.from_numpy(pad_to_multiple([r for r, _ in resized]))
-        heat, locref = self.model(batch.permute(0, 3, 1, 2).to(self.device).float().div_(255))
+        x = as_input(torch.from_numpy(pad_to_multiple([r for r, _ in resized])), self.device)
+        with autocast(self.config.precision, self.device):
+            heat, locref = self.model(x)
         decoded = decode_animals(torch.sigmoid(heat.float()),
                                  None if locref is None else locref.float(), mcfg, self.config)
         out = []

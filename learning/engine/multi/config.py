@@ -15,6 +15,7 @@ from typing import Any, Self
 
 from learning.engine.config import BACKBONES, DEVICES
 from learning.engine.data import round_up
+from learning.engine.multi.precision import PRECISIONS
 from learning.engine.multi.samples import MultiSample, max_animals, typical_extent
 
 CENTROID_EXTENT_PX = 32.0  # the median animal spans this many centroid-network pixels (auto)
@@ -54,6 +55,7 @@ def _check_common(cfg: Any) -> None:
     _require(cfg.nms_radius_px is None or cfg.nms_radius_px > 0, "nms_radius_px must be > 0")
     _require(0.0 <= cfg.val_fraction < 1.0, "val_fraction must be in [0, 1)")
     _require(cfg.max_epochs >= 1, "max_epochs must be >= 1")
+    _require(cfg.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
     for pair in getattr(cfg, "flip_pairs", ()):
         _require(len(pair) == 2 and pair[0] != pair[1], f"bad flip pair {pair}")
 
@@ -73,6 +75,8 @@ class TopDownConfig(_DictConfig):
     between two detected animals at least (auto: a quarter of the median extent).
     centroid_share: share of the time budget given to the centroid network.
     max_epochs: each network's epoch limit (the time budget usually ends training first).
+    precision: of the predictor's forward passes (`precision.inference_dtype`; "auto" is
+    bfloat16 on CPUs with native bf16).
     crop_jitter: how far (share of the crop) the instance network's training crops move off
     the anchor, standing in for the centroid network's error.
     """
@@ -98,6 +102,7 @@ class TopDownConfig(_DictConfig):
     inference_batch: int = 16
     lr: float = 2e-3
     max_epochs: int = 1000
+    precision: str = "auto"
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"
@@ -172,6 +177,7 @@ class BottomUpConfig(_DictConfig):
     inference_batch: int = 8
     lr: float = 2e-3
     max_epochs: int = 1000
+    precision: str = "auto"
     val_fraction: float = 0.1
     seed: int = 0
     device: str = "auto"

@@ -41,6 +41,7 @@ from learning.engine.multi.fitting import (
     validation_frames,
 )
 from learning.engine.multi.peaks import find_peaks
+from learning.engine.multi.precision import as_input, autocast, prepare
 from learning.engine.multi.samples import MultiSample
 from learning.engine.network import PoseNet
 from learning.engine.train import TrainResult, resolve_device
@@ -207,8 +208,8 @@ class TopDownPredictor:
                  instance: tuple[PoseNet, ModelConfig], keypoint_names: Sequence[str],
                  device: torch.device) -> None:
         self.config = config
-        self.centroid_model, self.centroid_cfg = centroid
-        self.instance_model, self.instance_cfg = instance
+        self.centroid_model, self.centroid_cfg = prepare(centroid[0], device), centroid[1]
+        self.instance_model, self.instance_cfg = prepare(instance[0], device), instance[1]
         self.keypoint_names = list(keypoint_names)
         self.device = device
         self.instance_scores: list[np.ndarray] = []
@@ -223,7 +224,7 @@ class TopDownPredictor:
         nets = []
         for key in ("centroid", "instance"):
             model, model_cfg = model_from_checkpoint(payload[key])
-            nets.append((model.to(dev).eval(), model_cfg))
+            nets.append((model, model_cfg))
         return cls(TopDownConfig.from_dict(payload["config"]), nets[0], nets[1],
                    payload["keypoint_names"], dev)
 
@@ -255,8 +256,8 @@ class TopDownPredictor:
         """Per frame float32 (n, 3): each animal's anchor (x, y, original pixels) and peak."""
         cfg, ccfg = self.config, self.centroid_cfg
         resized = [resize_for_network(np.asarray(im), ccfg.input_scale) for im in images]
-        heat, locref = self.centroid_model(self._tensor([r for r, _ in resized]))
-        peaks = find_peaks(torch.sigmoid(heat.float()), locref, ccfg.heatmap_stride,
+        heat, locref = self._forward(self.centroid_model, [r for r, _ in resized])
+        peaks = find_peaks(torch.sigmoid(heat), locref, ccfg.heatmap_stride,
                            ccfg.locref_scale_px, cfg.peak_threshold,
                            (cfg.nms_radius_px or 0.0) * ccfg.input_scale, cfg.max_instances or 1)
         found = []
@@ -266,9 +267,13 @@ class TopDownPredictor:
             found.append(p)
         return found
 
-    def _tensor(self, images: list[np.ndarray]) -> torch.Tensor:
-        batch = torch.from_numpy(pad_to_multiple(images))
-        return batch.permute(0, 3, 1, 2).to(self.device).float().div_(255)
+    def _forward(self, model: PoseNet, images: list[np.ndarray]
+                 ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Heatmap logits and locref (float32) of a padded batch, at the config's precision."""
+        x = as_input(torch.from_numpy(pad_to_multiple(images)), self.device)
+        with autocast(self.config.precision, self.device):
+            heat, locref = model(x)
+        return heat.float(), None if locref is None else locref.float()
 
     @torch.inference_mode()
     def _predict_batch(self, images: Sequence[np.ndarray]
@@ -284,8 +289,8 @@ class TopDownPredictor:
             origins.append(frame_origins)
         if crops:
             resized = [resize_for_network(c, icfg.input_scale) for c in crops]
-            heat, locref = self.instance_model(self._tensor([r for r, _ in resized]))
-            xy, likelihood = decode(icfg, torch.sigmoid(heat.float()), locref)
+            heat, locref = self._forward(self.instance_model, [r for r, _ in resized])
+            xy, likelihood = decode(icfg, torch.sigmoid(heat), locref)
             xy_np = to_original_coords(xy.cpu().numpy(), resized[0][1])
             conf = likelihood.cpu().numpy()
         else:

@@ -13,7 +13,8 @@ from learning.management.cli import optional_user, progress_printer
 
 class Command(BaseCommand):
     help = (
-        "Import a DeepLabCut project's labeled frames into a project (created if new; body parts "
+        "Import a DeepLabCut project's labeled frames (or a Lightning Pose label folder: "
+        "CollectedData.csv beside labeled-data/) into a project (created if new; body parts "
         "must match an existing one). Idempotent and all-or-nothing."
     )
 

@@ -83,3 +83,24 @@ def test_folder_without_labels(tmp_path: Path) -> None:
         read_lightning_pose(tmp_path)
     with pytest.raises(FormatError, match="not a folder"):
         read_lightning_pose(tmp_path / "nothing")
+
+
+@pytest.mark.django_db
+def test_import_dlc_takes_a_lightning_pose_folder(tmp_path: Path) -> None:
+    """The DeepLabCut import (command and zip upload) recognises a Lightning Pose folder."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from annotation.instances import instances_of
+    from annotation.models import Label
+    from projects.models import Project
+
+    folder = _folder(tmp_path / "lp")
+    call_command("import_dlc", str(folder), "--project", "lp-mice", stdout=StringIO())
+    project = Project.objects.get(name="lp-mice")
+    assert project.bodypart_names() == ["paw1", "paw2", "nose"]
+    label = Label.objects.get(frame__external_path="labeled-data/mouse2/img0003.png")
+    points = instances_of(label.points)[0]["points"]
+    assert [p["state"] for p in points] == ["visible", "absent", "visible"]
+    assert (points[0]["x"], points[0]["y"]) == (12.0, 22.0)
