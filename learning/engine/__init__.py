@@ -1,6 +1,7 @@
 """PoseLoop's pose engine: pure PyTorch/NumPy, importing nothing from Django or the apps.
 
-Modules: config, data, targets, network, loss, decode, train, checkpoint, predict, metrics.
+Modules: config, data, targets, network, loss, decode, train, checkpoint, predict, metrics;
+multi/ builds multi-animal designs (top-down, bottom-up) on them.
 """
 
 import os

@@ -120,12 +120,13 @@ class MultiReplayConfig:
             raise ValueError(f"weights: unknown scores {sorted(bad)}; known {list(MULTI_WEIGHTS)}")
 
 
-# "tiny": a smoke run (about a minute on 2 CPU cores); "full": the report's shape.
+# "tiny": a smoke run (about a minute on 2 CPU cores); "full": the report's shape, about
+# 15 minutes on flies-pair on 2 CPU cores (10 trainings of ~40 centroid steps each).
 MULTI_PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"seeds": 1, "initial": 4, "batch": 4, "rounds": 1, "steps_per_round": 4,
              "n_test": 10, "head_channels": 16, "max_candidates": 40},
-    "full": {"seeds": 1, "initial": 10, "batch": 10, "rounds": 3, "steps_per_round": 60,
-             "n_test": 60, "head_channels": 32, "max_candidates": 300},
+    "full": {"seeds": 1, "initial": 10, "batch": 10, "rounds": 3, "steps_per_round": 40,
+             "n_test": 60, "head_channels": 32, "max_candidates": 200},
 }
 
 

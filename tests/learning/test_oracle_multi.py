@@ -208,3 +208,17 @@ def test_tiny_replay_writes_outputs_and_keeps_test_frames_out(pair, tmp_path):
     assert set(summary["strategies"]["active"]["labels_to_reach"]) == {"0.5", "0.7", "0.8"}
     partial = Path(out / "results.partial.jsonl").read_text().splitlines()
     assert len(partial) == len(rows)
+    again = StringIO()
+    call_command("replay_oracle", "--from-partial", "--out", str(out), stdout=again)
+    resumed = json.loads(again.getvalue().strip().splitlines()[-1])
+    assert resumed["strategies"] == last["strategies"]
+
+
+def test_options_of_the_other_replays_are_refused_for_a_slp_file(pair, tmp_path):
+    from django.core.management.base import CommandError
+
+    _, slp = pair
+    with pytest.raises(CommandError, match="--warm-start"):
+        call_command("replay_oracle", str(slp), "--out", str(tmp_path), "--warm-start", "none")
+    with pytest.raises(CommandError, match="strategies must be among"):
+        call_command("replay_oracle", str(slp), "--out", str(tmp_path), "--strategies", "kmeans")

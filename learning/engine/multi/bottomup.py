@@ -75,7 +75,7 @@ def bottomup_model_config(cfg: BottomUpConfig, num_keypoints: int) -> ModelConfi
 
 def bottomup_sample(sample: MultiSample) -> PoseSample:
     """Slots of every animal: its K parts, its anchor and its K part-anchor midpoints."""
-    n, k = sample.keypoints.shape[:2]
+    k = sample.keypoints.shape[1]
     points, visible, channels = [], [], []
     for kp, ok in zip(sample.keypoints, sample.present, strict=True):
         if not ok.any():

@@ -123,17 +123,14 @@ def train_topdown(
     k = len(keypoint_names)
     if any(s.keypoints.shape[1:] != (k, 2) for s in [*train_set, *val_set] if len(s.keypoints)):
         raise ValueError(f"samples must have {k} keypoints per animal")
-    centroid, centroid_cfg = _train_centroid(train_set, val_set, cfg, minutes * cfg.centroid_share,
-                               stage_progress(progress, "centroid", 0.0, cfg.centroid_share,
-                                              minutes * cfg.centroid_share), should_stop)
-    left = minutes - (time.perf_counter() - start) / 60
+    share = cfg.centroid_share
+    centroid, centroid_cfg = _train_centroid(
+        train_set, val_set, cfg, minutes * share,
+        stage_progress(progress, "centroid", 0.0, share, minutes * share), should_stop)
     with scratch(workdir) as directory:
         instance, instance_cfg = _train_instance(
-            train_set, val_set, cfg, k, max(left, 0.05 * minutes), directory,
-            stage_progress(progress, "instance", cfg.centroid_share, 1 - cfg.centroid_share,
-                           left),
-            should_stop, keypoint_names,
-        )
+            train_set, val_set, cfg, k, directory, start + minutes * 60, progress, should_stop,
+            keypoint_names)
     payload = {
         "kind": KIND,
         "config": cfg.to_dict(),
@@ -173,15 +170,17 @@ def _train_centroid(
 
 def _train_instance(
     train_set: list[MultiSample], val_set: list[MultiSample], cfg: TopDownConfig, k: int,
-    minutes: float, directory: str, progress: Callable[..., None] | None,
+    directory: str, deadline: float, progress: Callable[[MultiProgress], None] | None,
     should_stop: Callable[[], bool] | None, keypoint_names: Sequence[str],
 ) -> tuple[TrainResult, ModelConfig]:
+    """Cut the crops, then train until `deadline` (perf_counter seconds; at least a little)."""
     assert cfg.crop_size is not None
     samples = write_instance_samples(
         train_set, training_window(cfg.crop_side, cfg.crop_jitter), directory, "train")
     val_samples = write_instance_samples(val_set, cfg.crop_side, directory, "val")
     if not samples:
         raise ValueError("no labeled animal to train the instance network on")
+    minutes = max((deadline - time.perf_counter()) / 60, 0.01)
     model_cfg = with_animal_prior(instance_model_config(cfg, k), samples)
     # Crops stay on the animal (it must stay centred): no translation, a small jitter, and
     # no random placement; scaling and rotation happen about the crop centre.
@@ -191,7 +190,10 @@ def _train_instance(
     )
     train_cfg = stage_train_config(cfg, minutes, augment, has_val=bool(val_samples),
                                    select_by="val_rmse")
-    result = train_network(samples, val_samples, model_cfg, train_cfg, progress=progress,
+    share = cfg.centroid_share
+    result = train_network(samples, val_samples, model_cfg, train_cfg,
+                           progress=stage_progress(progress, "instance", share, 1 - share,
+                                                   minutes),
                            should_stop=should_stop, keypoint_names=keypoint_names)
     return result, model_cfg
 
@@ -221,12 +223,9 @@ class TopDownPredictor:
         if payload.get("kind") != KIND:
             raise ValueError(f"not a {KIND} checkpoint: {payload.get('kind')!r}")
         dev = resolve_device(str(device)) if device is not None else torch.device("cpu")
-        nets = []
-        for key in ("centroid", "instance"):
-            model, model_cfg = model_from_checkpoint(payload[key])
-            nets.append((model, model_cfg))
-        return cls(TopDownConfig.from_dict(payload["config"]), nets[0], nets[1],
-                   payload["keypoint_names"], dev)
+        return cls(TopDownConfig.from_dict(payload["config"]),
+                   model_from_checkpoint(payload["centroid"]),
+                   model_from_checkpoint(payload["instance"]), payload["keypoint_names"], dev)
 
     @classmethod
     def load(cls, path: str, device: str | torch.device | None = None) -> TopDownPredictor:
