@@ -88,6 +88,8 @@ ROUTES: dict[str, dict[str, Rule]] = {
     P + "dashboard/": {"get": page(REVIEWERS)},
     P + "analysis/": {"get": page(PI)},
     P + "analysis/videos/<int:video_id>/": {"post": page(PI)},
+    P + "analysis/videos/<int:video_id>/analyses/<int:analysis_id>/swap-tracks/": {
+        "post": page(PI, ok=frozenset({200, 302, 400, 404}))},
     P + "analysis/dataset/": {"post": page(PI)},
     "accounts/login/": {"get": page(PUBLIC), "post": page(PUBLIC)},
     "accounts/logout/": {"post": page(PUBLIC)},
@@ -174,6 +176,8 @@ ROUTES: dict[str, dict[str, Rule]] = {
         "get": api(REVIEWERS, ok=NOT_FOUND_OK)},
     A + "videos/<int:video_id>/analyses/<int:analysis_id>/frames/<int:index>/": {
         "get": api(REVIEWERS, ok=NOT_FOUND_OK)},
+    A + "videos/<int:video_id>/analyses/<int:analysis_id>/swap-tracks/": {
+        "post": api(PI, ok=NOT_FOUND_OK)},
     A + "models/<int:version_id>/export/": {"post": api(PI, ok=NOT_FOUND_OK)},
     # --- 3D: rigs, calibrations, sessions (cameras app) -----------------------------------
     P + "cameras/": {"get": page(PI)},
