@@ -5,15 +5,17 @@
 video with index in [A, B) (at most N, spread evenly) train the design for M minutes; the
 labeled frames in [C, D) with exactly `--test-animals` animals (default: the project's
 animals) are the test set: OKS mAP (COCO-style, 0.50:0.95) and the median part error after
-matching animals. Then the whole video is analysed as the platform does (decode, every
-animal of every frame, tracking) for the end-to-end frames per second, and the tracks over
-[C, D) are compared with the labels' tracks for identity switches (MOT's IDSW). The last
-line is one JSON object.
+matching animals (`--checkpoint FILE` re-measures a saved model, `--keep FILE` saves the
+trained one; `--precision` sets the forward passes' precision). Then the whole video is
+analysed as the platform does (decode, every animal of every frame, tracking) for the
+end-to-end frames per second, and the tracks over [C, D) are compared with the labels'
+tracks for identity switches (MOT's IDSW). The last line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import tempfile
 import time
@@ -30,6 +32,7 @@ from learning.engine.multi.bottomup import BottomUpConfig, train_bottomup
 from learning.engine.multi.checkpoint import load_predictor
 from learning.engine.multi.fitting import MultiProgress
 from learning.engine.multi.metrics import identity_switches, node_errors, oks_map
+from learning.engine.multi.precision import PRECISIONS
 from learning.engine.multi.samples import MultiSample
 from learning.engine.multi.topdown import TopDownConfig, train_topdown
 from learning.engine.multi.video import analyze_video_animals
@@ -66,6 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", default=None, help="Save the trained checkpoint here.")
+    parser.add_argument("--checkpoint", default=None,
+                        help="Measure this saved checkpoint instead of training one.")
+    parser.add_argument("--precision", choices=PRECISIONS, default=None,
+                        help="Forward passes' precision (default: the model's, 'auto').")
 
 
 def _labeled(project: Project, video: Video) -> tuple[dict[int, MultiSample], dict[int, np.ndarray],
@@ -89,8 +96,8 @@ def _train(design: str, train: list[MultiSample], project: Project, options: dic
            minutes: float, ckpt: str, stdout: TextIO) -> dict[str, Any]:
     backbone = options["backbone"] or project.backbone
     common = {"backbone": backbone, "pretrained": pretrained_weights(backbone),
-              "max_instances": project.max_animals, "flip_pairs": flip_pairs(project),
-              "seed": options["seed"], "num_threads": options["threads"]}
+              "max_instances": project.max_animals, "seed": options["seed"],
+              "num_threads": options["threads"], "precision": options["precision"] or "auto"}
     last = [-1.0]
 
     def progress(p: MultiProgress) -> None:
@@ -101,7 +108,8 @@ def _train(design: str, train: list[MultiSample], project: Project, options: dic
 
     names = project.bodypart_names()
     if design == "topdown":
-        result = train_topdown(train, None, TopDownConfig(**common), minutes=minutes,
+        cfg = TopDownConfig(**common, flip_pairs=flip_pairs(project))
+        result = train_topdown(train, None, cfg, minutes=minutes,
                                keypoint_names=names, progress=progress, checkpoint_path=ckpt)
     else:
         result = train_bottomup(train, None, BottomUpConfig(**common), minutes=minutes,
@@ -145,11 +153,18 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
                  f"{len(test_idx)} test frames in [{c}, {d}) with {want} animals; "
                  f"{options['design']}, {options['minutes']} min")
     k = len(project.bodypart_names())
-    with tempfile.TemporaryDirectory(prefix="poseloop-bench-multi-") as tmp:
-        ckpt = options["keep"] or str(Path(tmp) / "model.pt")
-        trained = _train(options["design"], [samples[i] for i in train_idx], project, options,
-                         options["minutes"], ckpt, stdout)
-        predictor = load_predictor(ckpt)
+    if options["checkpoint"]:
+        predictor = load_predictor(options["checkpoint"])
+        trained = {"train_seconds": None, "config": predictor.config.to_dict(), "val": None,
+                   "checkpoint": options["checkpoint"]}
+    else:
+        with tempfile.TemporaryDirectory(prefix="poseloop-bench-multi-") as tmp:
+            ckpt = options["keep"] or str(Path(tmp) / "model.pt")
+            trained = _train(options["design"], [samples[i] for i in train_idx], project,
+                             options, options["minutes"], ckpt, stdout)
+            predictor = load_predictor(ckpt)
+    if options["precision"]:
+        predictor.config = dataclasses.replace(predictor.config, precision=options["precision"])
     preds = predictor.predict([load_image(samples[i].image_path) for i in test_idx])
     gts = [animals[i] for i in test_idx]
     mapped = oks_map(preds, gts)
@@ -167,7 +182,9 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     stdout.write(f"analysis: {len(found)} frames in {seconds:.1f} s ({fps:.1f} frames/s), "
                  f"{len(tracks.names)} tracks, {switches.count} identity switches in [{c}, {d})")
     return {
-        "project": project.name, "design": options["design"], "minutes": options["minutes"],
+        "project": project.name, "design": predictor.KIND,
+        "minutes": None if options["checkpoint"] else options["minutes"],
+        "precision": predictor.config.precision,
         "n_train": len(train_idx), "n_test": len(test_idx),
         "map_oks": round(float(mapped.map_oks), 4),
         "ap_50": round(float(mapped.ap[0]), 4), "ap_75": round(float(mapped.ap[5]), 4),

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from learning.engine.checkpoint import checkpoint_payload, model_from_checkpoint, save_payload
+from learning.engine.checkpoint import checkpoint_payload, model_from_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig
 from learning.engine.data import (
     NOT_PRESENT,
@@ -35,17 +35,17 @@ from learning.engine.data import (
 from learning.engine.multi.config import BottomUpConfig
 from learning.engine.multi.fitting import (
     MultiProgress,
-    evaluate_frames,
-    output_path,
+    prepared_frames,
+    save_evaluated,
     stage_progress,
     stage_train_config,
-    validation_frames,
 )
 from learning.engine.multi.peaks import find_peaks
 from learning.engine.multi.precision import as_input, autocast, prepare
+from learning.engine.multi.predictor import BatchedPredictor
 from learning.engine.multi.samples import MultiSample, anchor
 from learning.engine.network import PoseNet
-from learning.engine.train import TrainResult, resolve_device
+from learning.engine.train import TrainResult
 from learning.engine.train import train as train_network
 
 KIND = "bottomup"
@@ -112,11 +112,8 @@ def train_bottomup(
     "config", "keypoint_names", "network", "meta"} (`workdir` is unused: no files are cut)."""
     del workdir
     start = time.perf_counter()
-    train_set, val_set = validation_frames(train, val, cfg.val_fraction, cfg.seed)
-    cfg = cfg.resolve(train_set)
+    train_set, val_set, cfg = prepared_frames(train, val, cfg, keypoint_names)
     k = len(keypoint_names)
-    if any(s.keypoints.shape[1:] != (k, 2) for s in [*train_set, *val_set] if len(s.keypoints)):
-        raise ValueError(f"samples must have {k} keypoints per animal")
     model_cfg = bottomup_model_config(cfg, k)
     augment = AugmentConfig(rotation_deg=cfg.rotation_deg,
                             crop_size=(cfg.crop_size, cfg.crop_size) if cfg.crop_size else None)
@@ -134,10 +131,8 @@ def train_bottomup(
                                       meta={"epochs": result.epochs,
                                             "val_loss": result.best_val_loss}),
     }
-    figures = evaluate_frames(BottomUpPredictor.from_payload(payload), val_set)
-    payload["meta"] = {"val": figures, "n_train": len(train_set), "n_val": len(val_set)}
-    path = output_path(checkpoint_path, KIND)
-    save_payload(path, payload)
+    predictor = BottomUpPredictor.from_payload(payload)
+    path, figures = save_evaluated(payload, predictor, train_set, val_set, checkpoint_path)
     return BottomUpResult(path, cfg, time.perf_counter() - start, result, figures)
 
 
@@ -179,10 +174,11 @@ def group_parts(
     return animals
 
 
-class BottomUpPredictor:
-    """Same interface as `topdown.TopDownPredictor`: `predict` -> per frame (n, K, 3), and
-    `instance_scores` per frame (n,): anchor peak x mean part likelihood (0 for missing parts).
-    """
+class BottomUpPredictor(BatchedPredictor):
+    """`predict.BatchedPredictor`; an animal's score is its anchor peak x mean part
+    likelihood (0 for missing parts)."""
+
+    KIND = KIND
 
     def __init__(self, config: BottomUpConfig, network: tuple[PoseNet, ModelConfig],
                  keypoint_names: Sequence[str], device: torch.device) -> None:
@@ -196,39 +192,14 @@ class BottomUpPredictor:
     def from_payload(cls, payload: dict[str, Any], device: str | torch.device | None = None
                      ) -> BottomUpPredictor:
         """From a checkpoint dict (see `train_bottomup`)."""
-        if payload.get("kind") != KIND:
-            raise ValueError(f"not a {KIND} checkpoint: {payload.get('kind')!r}")
-        dev = resolve_device(str(device)) if device is not None else torch.device("cpu")
+        dev = cls.payload_device(payload, device)
         model, model_cfg = model_from_checkpoint(payload["network"])
         return cls(BottomUpConfig.from_dict(payload["config"]), (model, model_cfg),
                    payload["keypoint_names"], dev)
 
-    @classmethod
-    def load(cls, path: str, device: str | torch.device | None = None) -> BottomUpPredictor:
-        """From a checkpoint file written by `train_bottomup` (default device: CPU)."""
-        return cls.from_payload(torch.load(path, map_location="cpu", weights_only=True), device)
-
-    def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Poses per frame; images are uint8 RGB (H, W, 3)."""
-        poses, scores = self.predict_with_scores(images)
-        self.instance_scores = scores
-        return poses
-
-    def predict_with_scores(self, images: Sequence[np.ndarray]
-                            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(poses per frame (n, K, 3), instance scores per frame (n,))."""
-        poses: list[np.ndarray] = []
-        scores: list[np.ndarray] = []
-        step = self.config.inference_batch
-        for i in range(0, len(images), step):
-            for frame_poses, frame_scores in self._predict_batch(images[i : i + step]):
-                poses.append(frame_poses)
-                scores.append(frame_scores)
-        return poses, scores
-
     @torch.inference_mode()
     def _predict_batch(self, images: Sequence[np.ndarray]
-                       ) -> list[tuple[np.ndarray, np.ndarray]]:
+                       ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         mcfg = self.model_cfg
         resized = [resize_for_network(np.asarray(im), mcfg.input_scale) for im in images]
         x = as_input(torch.from_numpy(pad_to_multiple([r for r, _ in resized])), self.device)
@@ -236,14 +207,16 @@ class BottomUpPredictor:
             heat, locref = self.model(x)
         decoded = decode_animals(torch.sigmoid(heat.float()),
                                  None if locref is None else locref.float(), mcfg, self.config)
-        out = []
+        poses: list[np.ndarray] = []
+        scores: list[np.ndarray] = []
         for (animals, anchors), (_, scale_xy) in zip(decoded, resized, strict=True):
             animals[..., :2] = to_original_coords(animals[..., :2], scale_xy)
             conf = np.nan_to_num(animals[..., 2], nan=0.0)
             animals[..., 2] = conf
-            out.append((animals, (anchors[:, 2] * conf.mean(axis=1)).astype(np.float32)
-                        if len(animals) else np.zeros(0, np.float32)))
-        return out
+            poses.append(animals)
+            scores.append((anchors[:, 2] * conf.mean(axis=1)).astype(np.float32)
+                          if len(animals) else np.zeros(0, np.float32))
+        return poses, scores
 
 
 def decode_animals(heatmaps: torch.Tensor, locref: torch.Tensor | None, model_cfg: ModelConfig,

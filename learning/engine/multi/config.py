@@ -26,13 +26,49 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
-class _DictConfig:
-    """to_dict / from_dict for the frozen dataclasses below."""
+@dataclass(frozen=True)
+class _MultiConfig:
+    """The fields both designs share (network, detection thresholds, optimisation, runtime;
+    documented on TopDownConfig) and the dict round trip."""
+
+    backbone: str = "resnet18"
+    pretrained: str | None = "auto"
+    head_channels: int = 64
+    max_instances: int | None = None
+    peak_threshold: float = 0.2
+    part_threshold: float = 0.1
+    nms_radius_px: float | None = None
+    rotation_deg: float = 180.0
+    batch_size: int = 8
+    lr: float = 2e-3
+    max_epochs: int = 1000
+    precision: str = "auto"
+    val_fraction: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.backbone in BACKBONES, f"backbone must be one of {BACKBONES}")
+        _require(self.device in DEVICES, f"device must be one of {DEVICES}")
+        _require(self.head_channels >= 8 and self.batch_size >= 1,
+                 "head_channels/batch_size too small")
+        _require(self.max_instances is None or self.max_instances >= 1,
+                 "max_instances must be >= 1")
+        _require(0.0 < self.peak_threshold < 1.0 and 0.0 <= self.part_threshold < 1.0,
+                 "thresholds must be in (0, 1)")
+        _require(self.nms_radius_px is None or self.nms_radius_px > 0,
+                 "nms_radius_px must be > 0")
+        _require(0.0 <= self.val_fraction < 1.0, "val_fraction must be in [0, 1)")
+        _require(self.max_epochs >= 1, "max_epochs must be >= 1")
+        _require(self.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
+        for pair in getattr(self, "flip_pairs", ()):
+            _require(len(pair) == 2 and pair[0] != pair[1], f"bad flip pair {pair}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         """Build from a dict; raises ValueError on unknown keys or bad values."""
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"{cls.__name__}: unknown keys {unknown}")
@@ -42,26 +78,11 @@ class _DictConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-safe apart from tuples, which `from_dict` accepts as lists)."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
-
-
-def _check_common(cfg: Any) -> None:
-    _require(cfg.backbone in BACKBONES, f"backbone must be one of {BACKBONES}")
-    _require(cfg.device in DEVICES, f"device must be one of {DEVICES}")
-    _require(cfg.head_channels >= 8 and cfg.batch_size >= 1, "head_channels/batch_size too small")
-    _require(cfg.max_instances is None or cfg.max_instances >= 1, "max_instances must be >= 1")
-    _require(0.0 < cfg.peak_threshold < 1.0 and 0.0 <= cfg.part_threshold < 1.0,
-             "thresholds must be in (0, 1)")
-    _require(cfg.nms_radius_px is None or cfg.nms_radius_px > 0, "nms_radius_px must be > 0")
-    _require(0.0 <= cfg.val_fraction < 1.0, "val_fraction must be in [0, 1)")
-    _require(cfg.max_epochs >= 1, "max_epochs must be >= 1")
-    _require(cfg.precision in PRECISIONS, f"precision must be one of {PRECISIONS}")
-    for pair in getattr(cfg, "flip_pairs", ()):
-        _require(len(pair) == 2 and pair[0] != pair[1], f"bad flip pair {pair}")
+        return dataclasses.asdict(self)
 
 
 @dataclass(frozen=True)
-class TopDownConfig(_DictConfig):
+class TopDownConfig(_MultiConfig):
     """Centroid network + centered-instance network (SLEAP's "centroid + centered instance").
 
     centroid_scale: input scale of the whole-frame centroid network (auto: the median animal
@@ -84,35 +105,19 @@ class TopDownConfig(_DictConfig):
     0-45 degree headings that dominate frames 600-1099).
     """
 
-    backbone: str = "resnet18"
-    pretrained: str | None = "auto"
-    head_channels: int = 64
     centroid_scale: float | None = None
     centroid_sigma_px: float | None = None
     instance_scale: float = 1.0
     crop_size: int | None = None
     crop_margin_px: int = 16
     sigma_px: float = 5.0
-    max_instances: int | None = None
-    peak_threshold: float = 0.2
-    part_threshold: float = 0.1
-    nms_radius_px: float | None = None
     centroid_share: float = 0.3
     crop_jitter: float = 0.05
-    rotation_deg: float = 180.0
     flip_pairs: tuple[tuple[int, int], ...] = ()
-    batch_size: int = 8
     inference_batch: int = 16
-    lr: float = 2e-3
-    max_epochs: int = 1000
-    precision: str = "auto"
-    val_fraction: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    num_threads: int | None = None
 
     def __post_init__(self) -> None:
-        _check_common(self)
+        super().__post_init__()
         _require(self.centroid_scale is None or 0.05 <= self.centroid_scale <= 4,
                  "centroid_scale must be in [0.05, 4]")
         _require(0.05 <= self.instance_scale <= 4, "instance_scale must be in [0.05, 4]")
@@ -146,7 +151,7 @@ class TopDownConfig(_DictConfig):
 
 
 @dataclass(frozen=True)
-class BottomUpConfig(_DictConfig):
+class BottomUpConfig(_MultiConfig):
     """One whole-frame network: K multi-peak part maps, an anchor map and K "part-anchor
     midpoint" maps that group parts into animals (`bottomup`).
 
@@ -161,33 +166,17 @@ class BottomUpConfig(_DictConfig):
     left/right maps of every animal (`data.PoseDataset` refuses flip pairs with channels).
     """
 
-    backbone: str = "resnet18"
-    pretrained: str | None = "auto"
-    head_channels: int = 64
     input_scale: float = 0.5
     heatmap_stride: int = 2
     sigma_px: float | None = None
     crop_size: int | None = None
-    max_instances: int | None = None
-    peak_threshold: float = 0.2
-    part_threshold: float = 0.1
     link_threshold: float = 0.1
-    nms_radius_px: float | None = None
     part_nms_px: float | None = None
     link_radius_px: float | None = None
-    rotation_deg: float = 180.0
-    batch_size: int = 8
     inference_batch: int = 8
-    lr: float = 2e-3
-    max_epochs: int = 1000
-    precision: str = "auto"
-    val_fraction: float = 0.1
-    seed: int = 0
-    device: str = "auto"
-    num_threads: int | None = None
 
     def __post_init__(self) -> None:
-        _check_common(self)
+        super().__post_init__()
         _require(0.05 <= self.input_scale <= 4, "input_scale must be in [0.05, 4]")
         _require(self.heatmap_stride in (2, 4), "heatmap_stride must be 2 or 4")
         _require(self.crop_size is None or (self.crop_size >= 32 and self.crop_size % 32 == 0),

@@ -1,5 +1,6 @@
-"""What the multi-animal training runs share: validation frames, progress across stages, the
-per-stage TrainConfig, the scratch directory and the end-to-end validation figures."""
+"""What the multi-animal training runs share: validation frames and the resolved config,
+progress across stages, the per-stage TrainConfig, the scratch directory, and the end-to-end
+validation figures stored with the checkpoint."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from learning.engine.checkpoint import save_payload
 from learning.engine.config import AugmentConfig, TrainConfig
 from learning.engine.data import load_image
 from learning.engine.multi.match import matched_errors
@@ -44,6 +46,19 @@ def validation_frames(
     if val:
         return list(train), list(val)
     return split_frames(train, fraction, seed) if fraction > 0 else (list(train), [])
+
+
+def prepared_frames(
+    train: Sequence[MultiSample], val: Sequence[MultiSample] | None, cfg: Any,
+    keypoint_names: Sequence[str],
+) -> tuple[list[MultiSample], list[MultiSample], Any]:
+    """(train frames, validation frames, `cfg` resolved on the train frames); ValueError when
+    a frame's animals do not have one point per keypoint name."""
+    train_set, val_set = validation_frames(train, val, cfg.val_fraction, cfg.seed)
+    k = len(keypoint_names)
+    if any(s.keypoints.shape[1:] != (k, 2) for s in [*train_set, *val_set] if len(s.keypoints)):
+        raise ValueError(f"samples must have {k} keypoints per animal")
+    return train_set, val_set, cfg.resolve(train_set)
 
 
 def stage_progress(
@@ -102,3 +117,16 @@ def evaluate_frames(predictor: Predictor, samples: Sequence[MultiSample]) -> dic
     preds = predictor.predict([load_image(s.image_path) for s in samples])
     gts = [np.where(s.present[..., None], s.keypoints, np.nan) for s in samples]
     return matched_errors(preds, gts)
+
+
+def save_evaluated(payload: dict[str, Any], predictor: Predictor, train_set: Sequence[MultiSample],
+                   val_set: Sequence[MultiSample], checkpoint_path: str | None
+                   ) -> tuple[str, dict[str, Any] | None]:
+    """Evaluate the predictor of `payload` on the validation frames, store the figures in
+    `payload["meta"]` and write it (atomically) to `checkpoint_path` or a new temporary
+    file; returns (path, figures)."""
+    figures = evaluate_frames(predictor, val_set)
+    payload["meta"] = {"val": figures, "n_train": len(train_set), "n_val": len(val_set)}
+    path = output_path(checkpoint_path, payload["kind"])
+    save_payload(path, payload)
+    return path, figures

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from learning.engine.checkpoint import checkpoint_payload, model_from_checkpoint, save_payload
+from learning.engine.checkpoint import checkpoint_payload, model_from_checkpoint
 from learning.engine.config import AugmentConfig, ModelConfig
 from learning.engine.data import (
     VISIBLE,
@@ -33,18 +33,18 @@ from learning.engine.multi.config import TopDownConfig
 from learning.engine.multi.crops import cut_crops, training_window, write_instance_samples
 from learning.engine.multi.fitting import (
     MultiProgress,
-    evaluate_frames,
-    output_path,
+    prepared_frames,
+    save_evaluated,
     scratch,
     stage_progress,
     stage_train_config,
-    validation_frames,
 )
 from learning.engine.multi.peaks import find_peaks
 from learning.engine.multi.precision import as_input, autocast, prepare
+from learning.engine.multi.predictor import BatchedPredictor
 from learning.engine.multi.samples import MultiSample
 from learning.engine.network import PoseNet
-from learning.engine.train import TrainResult, resolve_device
+from learning.engine.train import TrainResult
 from learning.engine.train import train as train_network
 
 KIND = "topdown"
@@ -118,11 +118,8 @@ def train_topdown(
     dicts. Raises engine.train.TrainingCancelled when `should_stop()` returns True.
     """
     start = time.perf_counter()
-    train_set, val_set = validation_frames(train, val, cfg.val_fraction, cfg.seed)
-    cfg = cfg.resolve(train_set)
+    train_set, val_set, cfg = prepared_frames(train, val, cfg, keypoint_names)
     k = len(keypoint_names)
-    if any(s.keypoints.shape[1:] != (k, 2) for s in [*train_set, *val_set] if len(s.keypoints)):
-        raise ValueError(f"samples must have {k} keypoints per animal")
     share = cfg.centroid_share
     centroid, centroid_cfg = _train_centroid(
         train_set, val_set, cfg, minutes * share,
@@ -145,10 +142,7 @@ def train_topdown(
                                              "val_rmse_px": instance.best_val_rmse_px}),
     }
     predictor = TopDownPredictor.from_payload(payload)
-    figures = evaluate_frames(predictor, val_set)
-    payload["meta"] = {"val": figures, "n_train": len(train_set), "n_val": len(val_set)}
-    path = output_path(checkpoint_path, KIND)
-    save_payload(path, payload)
+    path, figures = save_evaluated(payload, predictor, train_set, val_set, checkpoint_path)
     return TopDownResult(path, cfg, time.perf_counter() - start, centroid, instance, figures)
 
 
@@ -198,13 +192,13 @@ def _train_instance(
     return result, model_cfg
 
 
-class TopDownPredictor:
-    """Poses of every animal in frames: centroid peaks, then one batched instance pass.
-
-    `predict` returns per frame float32 (n, K, 3): x, y in original pixels (NaN where a part's
-    likelihood is below `part_threshold`) and the likelihood; after a call, `instance_scores`
-    holds per frame float32 (n,): centroid peak x mean part likelihood of each animal.
+class TopDownPredictor(BatchedPredictor):
+    """Poses of every animal in frames: centroid peaks, then one batched instance pass
+    (`predictor.BatchedPredictor`); parts below `part_threshold` are NaN, and an animal's
+    score is its centroid peak x mean part likelihood.
     """
+
+    KIND = KIND
 
     def __init__(self, config: TopDownConfig, centroid: tuple[PoseNet, ModelConfig],
                  instance: tuple[PoseNet, ModelConfig], keypoint_names: Sequence[str],
@@ -220,35 +214,10 @@ class TopDownPredictor:
     def from_payload(cls, payload: dict[str, Any], device: str | torch.device | None = None
                      ) -> TopDownPredictor:
         """From a checkpoint dict (see `train_topdown`)."""
-        if payload.get("kind") != KIND:
-            raise ValueError(f"not a {KIND} checkpoint: {payload.get('kind')!r}")
-        dev = resolve_device(str(device)) if device is not None else torch.device("cpu")
+        dev = cls.payload_device(payload, device)
         return cls(TopDownConfig.from_dict(payload["config"]),
                    model_from_checkpoint(payload["centroid"]),
                    model_from_checkpoint(payload["instance"]), payload["keypoint_names"], dev)
-
-    @classmethod
-    def load(cls, path: str, device: str | torch.device | None = None) -> TopDownPredictor:
-        """From a checkpoint file written by `train_topdown` (default device: CPU)."""
-        return cls.from_payload(torch.load(path, map_location="cpu", weights_only=True), device)
-
-    def predict(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Poses per frame (see the class docstring); images are uint8 RGB (H, W, 3)."""
-        poses, scores = self.predict_with_scores(images)
-        self.instance_scores = scores
-        return poses
-
-    def predict_with_scores(self, images: Sequence[np.ndarray]
-                            ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """(poses per frame (n, K, 3), instance scores per frame (n,))."""
-        poses: list[np.ndarray] = []
-        scores: list[np.ndarray] = []
-        step = self.config.inference_batch
-        for i in range(0, len(images), step):
-            batch_poses, batch_scores = self._predict_batch(images[i : i + step])
-            poses += batch_poses
-            scores += batch_scores
-        return poses, scores
 
     @torch.inference_mode()
     def detect(self, images: Sequence[np.ndarray]) -> list[np.ndarray]:
