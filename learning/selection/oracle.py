@@ -29,7 +29,6 @@ the network's backbone, head channels and heatmap stride then come from that che
 from __future__ import annotations
 
 import copy
-import csv
 import dataclasses
 import json
 import os
@@ -70,6 +69,8 @@ from learning.formats.view_poses import read_view_poses
 from learning.geometry.calibration_toml import load_calibration_toml
 from learning.geometry.camera import Camera
 from learning.geometry.session import calibrate_files
+from learning.selection import replay_files
+from learning.selection.replay_files import pyplot, seeds_label, write_rows_csv
 from learning.selection.views3d import disagreeing_views, pick_frames, score_views
 
 SINGLE_VIEW_STRATEGIES: tuple[str, ...] = ("random", "kmeans", "uncertainty", "hybrid")
@@ -535,17 +536,8 @@ def summarize(rows: list[dict[str, Any]], strategies: Sequence[str]) -> dict[str
 def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: Path,
                   title: str) -> tuple[Path, Path]:
     """results.csv (one row per seed, strategy and round) and rmse_vs_labels.png."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / "results.csv"
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    csv_path = write_rows_csv(rows, out_dir)
+    plt = pyplot()
     means = [m for result in summary["strategies"].values() for _, m in result["curve"]]
     # a failing early model (tens of px) next to a ~4 px plateau: log scale shows both
     log = bool(means) and min(means) > 0 and max(means) / min(means) > 5
@@ -565,21 +557,6 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
     fig.savefig(png_path)
     plt.close(fig)
     return csv_path, png_path
-
-
-def _seeds_label(n: int) -> str:
-    return "1 seed" if n == 1 else f"{n} seeds, mean ± sd"
-
-
-def complete_seeds(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The rows of the seeds whose every strategy reached the last round any row reached
-    (an interrupted run's unfinished seed would bias the means toward the early rounds)."""
-    last = max((int(r["round"]) for r in rows), default=0)
-    strategies = {r["strategy"] for r in rows}
-    done = {(r["seed"], r["strategy"]) for r in rows if int(r["round"]) == last}
-    seeds = {seed for seed in {r["seed"] for r in rows}
-             if all((seed, s) in done for s in strategies)}
-    return [r for r in rows if r["seed"] in seeds]
 
 
 def replay_train_config(n_labeled: int, *, steps: int | None, minutes: float, seed: int,
@@ -608,27 +585,14 @@ def finish_rmse_axes(ax: Any, title: str, log: bool, legend_size: float | None =
     ax.legend(fontsize=legend_size)
 
 
+def _title(name: str, seeds: int) -> str:
+    return f"{name}: test RMSE vs labels ({seeds_label(seeds)})"
+
+
 def summarize_partial(out_dir: str | Path) -> dict[str, Any]:
     """Summarise an interrupted run from its results.partial.jsonl (complete seeds only) and
     write results.csv, rmse_vs_labels.png and summary.json beside it, as `replay` would."""
-    out = Path(out_dir)
-    path = out / "results.partial.jsonl"
-    if not path.is_file():
-        raise ValueError(f"no {path}: nothing to summarise")
-    rows = complete_seeds([json.loads(line) for line in path.read_text().splitlines() if line])
-    if not rows:
-        raise ValueError(f"{path} holds no complete seed yet")
-    strategies = list(dict.fromkeys(r["strategy"] for r in rows))
-    seeds = sorted({r["seed"] for r in rows})
-    summary: dict[str, Any] = {"strategies": summarize(rows, strategies),
-                               "dataset": rows[0]["dataset"], "seeds": len(seeds),
-                               "complete_seeds": seeds, "from_partial": True}
-    csv_path, png_path = write_outputs(rows, summary, out,
-                                       f"{rows[0]['dataset']}: test RMSE vs labels "
-                                       f"({_seeds_label(len(seeds))})")
-    summary["csv"], summary["plot"] = str(csv_path), str(png_path)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    return summary
+    return replay_files.summarize_partial(out_dir, summarize, write_outputs, _title)
 
 
 def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
@@ -667,9 +631,7 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
         "init_from": cfg.init_from,
         "transfer": state.transfer.to_dict() if state.transfer is not None else None,
     }
-    csv_path, png_path = write_outputs(state.rows, summary, out,
-                                       f"{data.name}: test RMSE vs labels "
-                                       f"({_seeds_label(cfg.seeds)})")
+    csv_path, png_path = write_outputs(state.rows, summary, out, _title(data.name, cfg.seeds))
     summary["csv"], summary["plot"] = str(csv_path), str(png_path)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary

@@ -26,7 +26,6 @@ thumbnail coverage, combined as the platform's multi-animal scoring does, then `
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import json
 import os
@@ -55,7 +54,9 @@ from learning.engine.multi.samples import MultiSample
 from learning.engine.multi.topdown import train_topdown
 from learning.engine.selection import default_radius, hybrid_pick
 from learning.formats.sleap import SlpContents, SlpFrame, read_slp_instances
-from learning.selection.oracle import _extract_frames, complete_seeds, infer_flip_pairs
+from learning.selection import replay_files
+from learning.selection.oracle import _extract_frames, infer_flip_pairs
+from learning.selection.replay_files import pyplot, write_rows_csv
 
 STRATEGIES: tuple[str, ...] = ("random", "uniform", "active")
 Log = Callable[[str], None]
@@ -450,17 +451,8 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
                   title: str) -> tuple[Path, Path]:
     """results.csv (one row per seed, strategy and round) and map_vs_labels.png (test OKS mAP
     and median error against labeled frames, per strategy)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path = out_dir / "results.csv"
-    with csv_path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    csv_path = write_rows_csv(rows, out_dir)
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
     for strategy, result in summary["strategies"].items():
         points = [p for p in result["rounds"] if p["map_oks"] is not None]
@@ -502,23 +494,7 @@ def is_multi_partial(out_dir: str | Path) -> bool:
 def summarize_partial(out_dir: str | Path) -> dict[str, Any]:
     """Summarise an interrupted run from its results.partial.jsonl (complete seeds only) and
     write results.csv, map_vs_labels.png and summary.json beside it, as `replay_multi` does."""
-    out = Path(out_dir)
-    path = out / "results.partial.jsonl"
-    if not path.is_file():
-        raise ValueError(f"no {path}: nothing to summarise")
-    rows = complete_seeds([json.loads(line) for line in path.read_text().splitlines() if line])
-    if not rows:
-        raise ValueError(f"{path} holds no complete seed yet")
-    strategies = list(dict.fromkeys(r["strategy"] for r in rows))
-    seeds = sorted({r["seed"] for r in rows})
-    summary: dict[str, Any] = {"strategies": summarize(rows, strategies),
-                               "dataset": rows[0]["dataset"], "seeds": len(seeds),
-                               "complete_seeds": seeds, "from_partial": True}
-    csv_path, png_path = write_outputs(rows, summary, out, _title(rows[0]["dataset"],
-                                                                  len(seeds)))
-    summary["csv"], summary["plot"] = str(csv_path), str(png_path)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    return summary
+    return replay_files.summarize_partial(out_dir, summarize, write_outputs, _title)
 
 
 def replay_multi(slp: str | Path, cfg: MultiReplayConfig, out_dir: str | Path, *,

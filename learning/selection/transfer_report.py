@@ -22,12 +22,8 @@ import numpy as np
 from learning.engine.config import ModelConfig
 from learning.engine.data import with_animal_prior
 from learning.engine.train import train
-from learning.selection.oracle import (
-    complete_seeds,
-    finish_rmse_axes,
-    load_oracle_data,
-    replay_train_config,
-)
+from learning.selection.oracle import finish_rmse_axes, load_oracle_data, replay_train_config
+from learning.selection.replay_files import complete_seeds, pyplot, seeds_label
 
 Curve = list[tuple[int, float, float, int]]  # (labels, mean RMSE, sd, seeds)
 
@@ -145,11 +141,7 @@ def compare(scratch_dir: str | Path, transfer_dir: str | Path, plot: str | Path,
 
 def _plot(scratch: Curve, transfer: Curve, target: float, reach: float | None, path: Path,
           title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     means = [p[1] for p in [*scratch, *transfer]]
     log = min(means) > 0 and max(means) / min(means) > 5
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
@@ -157,7 +149,7 @@ def _plot(scratch: Curve, transfer: Curve, target: float, reach: float | None, p
         labels = np.array([p[0] for p in points], dtype=float)
         mean = np.array([p[1] for p in points])
         sd = np.array([p[2] for p in points])
-        seeds = "1 seed" if points[-1][3] == 1 else f"{points[-1][3]} seeds, mean ± sd"
+        seeds = seeds_label(points[-1][3])
         ax.plot(labels, mean, marker="o", label=f"{name} ({seeds})")
         low = np.maximum(mean - sd, mean / 3) if log else mean - sd
         ax.fill_between(labels, low, mean + sd, alpha=0.15)
