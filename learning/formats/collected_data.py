@@ -19,7 +19,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from .errors import FormatError
+from .errors import FormatError, existing_file
 from .pose import LabeledFrames
 
 HDF_KEY = "df_with_missing"
@@ -65,11 +65,7 @@ def read_collected_data(
     with ``expected_individuals`` (a multi-animal project's), the file may name only those,
     the result has one slot per expected name in that order and absent ones stay NaN.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError("file not found", path)
-    if path.stat().st_size == 0:
-        raise FormatError("file is empty", path)
+    path = existing_file(path)
     try:
         if path.suffix.lower() == ".csv":
             table = _table_from_csv(path)

@@ -27,7 +27,7 @@ from .collected_data import (
     UNIQUE_INDIVIDUAL,
     read_hdf_frame,
 )
-from .errors import FormatError
+from .errors import FormatError, existing_file
 from .pose import check_names
 
 POSE_COORDS = ["x", "y", "likelihood"]
@@ -142,11 +142,7 @@ def read_pose_table(path: str | Path) -> PoseTable:
     poses (frames, individuals, keypoints, 3). Values come back as float64 holding the stored
     float32 values.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError("file not found", path)
-    if path.stat().st_size == 0:
-        raise FormatError("file is empty", path)
+    path = existing_file(path)
     try:
         df = _read_pose_csv(path) if path.suffix.lower() == ".csv" else read_hdf_frame(path)
         return _table_from_frame(df)

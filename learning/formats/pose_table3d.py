@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .collected_data import COLUMN_NAMES, HDF_KEY, read_hdf_frame
-from .errors import FormatError
+from .errors import FormatError, existing_file
 from .pose import check_names
 
 COORDS_3D = ["x", "y", "z"]
@@ -61,9 +61,7 @@ def write_dlc3d(path_stem: str | Path, scorer: str, bodyparts: Sequence[str],
 
 def read_dlc3d(path: str | Path) -> tuple[list[str], np.ndarray]:
     """(bodyparts, points3d (F, K, 3)) from a DeepLabCut-3D .h5 or .csv."""
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError("file not found", path)
+    path = existing_file(path, allow_empty=True)
     if path.suffix.lower() == ".csv":
         df = pd.read_csv(path, header=[0, 1, 2], index_col=0)
     else:

@@ -87,7 +87,7 @@ def read_slp(path: str | Path, image_root: str | Path | None = None) -> LabeledF
     (not movie files).
     """
     path = Path(path)
-    labels = _load(path)
+    labels = load_labels(path)
     skeleton = labels.skeletons[0]
     root = None if image_root is None else Path(image_root)
     paths: list[str] = []
@@ -120,7 +120,7 @@ def read_slp(path: str | Path, image_root: str | Path | None = None) -> LabeledF
     )
 
 
-def _load(path: Path) -> sio.Labels:
+def load_labels(path: Path) -> sio.Labels:
     """The labels of a .slp file with exactly one skeleton; videos are not opened."""
     try:
         labels = sio.load_slp(str(path), open_videos=False)
@@ -206,7 +206,7 @@ def read_slp_instances(
     False, which keeps the stored path.
     """
     path = Path(path)
-    labels = _load(path)
+    labels = load_labels(path)
     skeleton = labels.skeletons[0]
     root = None if video_dir is None else Path(video_dir)
     videos: list[str | list[str]] = []

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import sleap_io as sio
 
-from .errors import FormatError
+from .errors import FormatError, existing_file
 from .pose_table import read_pose_table
+from .sleap import load_labels
 
 
 @dataclass
@@ -36,9 +36,7 @@ class ViewPoses:
 
 def read_view_poses(path: str | Path) -> ViewPoses:
     """Read a .slp, .h5 or .csv of one camera's poses (see the module docstring)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FormatError("file not found", path)
+    path = existing_file(path, allow_empty=True)
     if path.suffix.lower() == ".slp":
         return _read_slp(path)
     table = read_pose_table(path)
@@ -52,12 +50,7 @@ def read_view_poses(path: str | Path) -> ViewPoses:
 
 
 def _read_slp(path: Path) -> ViewPoses:
-    try:
-        labels = sio.load_slp(str(path), open_videos=False)
-    except Exception as exc:  # h5py and sleap-io raise many types for a broken file
-        raise FormatError(f"not a readable SLEAP file ({type(exc).__name__}: {exc})", path) from exc
-    if len(labels.skeletons) != 1:
-        raise FormatError(f"expected one skeleton, found {len(labels.skeletons)}", path)
+    labels = load_labels(path)
     if len(labels.videos) > 1:
         raise FormatError(f"expected the poses of one video, found {len(labels.videos)}", path)
     names = [str(node.name) for node in labels.skeletons[0].nodes]
