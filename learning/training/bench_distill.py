@@ -33,7 +33,12 @@ from learning.exchange.model_export import bundle_meta, write_bundle
 from learning.models import ModelVersion, VersionKind
 from learning.training.bench_train import held_out_frames
 from learning.training.datasets import ProjectDataset, build_dataset
-from learning.training.distill import comparison, project_videos, pseudo_labeled
+from learning.training.distill import (
+    comparison,
+    project_videos,
+    pseudo_labeled,
+    student_train_config,
+)
 from learning.training.evaluation import evaluate_model
 from learning.training.runs import fit, model_config_for, pretrained_weights, train_config_for
 from projects.models import Project
@@ -158,9 +163,8 @@ def _distilled(teacher: PoseNet, teacher_cfg: ModelConfig, data: ProjectDataset,
     pseudo, label_s = pseudo_labeled(runner, teacher_cfg, project_videos(project), dcfg, tmp)
     stdout.write(f"teacher labelled {len(pseudo)} frames in {label_s:.0f} s\n")
     scfg = student_config(teacher_cfg, dcfg, pretrained_weights(dcfg.backbone))
-    train_cfg = train_config_for(options["student_minutes"],
-                                 len(data.train) * dcfg.human_repeat + len(pseudo),
-                                 data.flip_pairs, _overrides(options))
+    train_cfg = student_train_config(options["student_minutes"], data, pseudo, dcfg,
+                                     _overrides(options))
     stdout.write(f"student: {scfg.backbone}, head {scfg.head_channels}, input scale "
                  f"{scfg.input_scale}, {options['student_minutes']} min\n")
     result = distill(data.train, pseudo, scfg, train_cfg, dcfg, progress=show,

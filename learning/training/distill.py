@@ -32,7 +32,7 @@ from django.utils import timezone
 from jobs.models import JobKind
 from jobs.progress import report
 from learning.engine.checkpoint import save_checkpoint
-from learning.engine.config import ModelConfig
+from learning.engine.config import ModelConfig, TrainConfig
 from learning.engine.data import PoseSample, pad_to_multiple, resize_for_network
 from learning.engine.distill import (
     DistillConfig,
@@ -70,6 +70,7 @@ from videos.sampling import iter_frames, spread
 
 logger = logging.getLogger(__name__)
 
+NO_EARLY_STOP = 1_000_000  # epochs: the student trains for its whole budget
 PSEUDO_SHARE = 0.15  # of the job's progress bar: the teacher labelling frames
 JPEG_QUALITY = 95
 
@@ -201,9 +202,8 @@ def _distill_and_evaluate(version: ModelVersion, job_id: int | None) -> ModelVer
         runner, _ = teacher_runner(teacher)
         pseudo, label_s = pseudo_labeled(runner, teacher_cfg, project_videos(project), cfg,
                                          tmp, job_id)
-        train_cfg = train_config_for(version.budget_minutes or settings.TRAIN_DEFAULT_MINUTES,
-                                     len(data.train) * cfg.human_repeat + len(pseudo),
-                                     data.flip_pairs)
+        train_cfg = student_train_config(
+            version.budget_minutes or settings.TRAIN_DEFAULT_MINUTES, data, pseudo, cfg)
         version.label_snapshot = data.snapshot
         version.model_config = student_cfg.to_dict()
         version.train_config = train_cfg.to_dict()
@@ -221,6 +221,20 @@ def _distill_and_evaluate(version: ModelVersion, job_id: int | None) -> ModelVer
     mark_ready(version.pk, metrics, _verdict(project, teacher, metrics))
     version.refresh_from_db()
     return version
+
+
+def student_train_config(minutes: float, data: ProjectDataset, pseudo: list[PoseSample],
+                         cfg: DistillConfig, overrides: dict[str, Any] | None = None
+                         ) -> TrainConfig:
+    """The project's training recipe for `minutes` of the student, without early stopping.
+
+    The learning rate anneals (cosine) over the whole budget, and the student gains most in
+    that last, low-rate part; early stopping on the handful of held-out human frames cut an
+    openfield student off at half its budget, still at a high rate (docs/benchmarks.md,
+    issue 20). The epoch with the lowest validation error is still the one kept.
+    """
+    return train_config_for(minutes, len(data.train) * cfg.human_repeat + len(pseudo),
+                            data.flip_pairs, {**(overrides or {}), "patience": NO_EARLY_STOP})
 
 
 def _student_config(teacher_cfg: ModelConfig, cfg: DistillConfig) -> ModelConfig:

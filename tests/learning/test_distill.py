@@ -11,6 +11,7 @@ from learning.analysis.videos import resolve_version
 from learning.errors import Conflict
 from learning.models import CurrentModel, ModelVersion, VersionKind, VersionStatus
 from learning.training.distill import (
+    NO_EARLY_STOP,
     analysis_default,
     frame_plan,
     start_distillation,
@@ -253,4 +254,6 @@ def test_a_fast_model_is_a_ready_student_evaluated_beside_its_teacher(
     job.refresh_from_db()
     assert (job.kind, job.status, job.progress) == (JobKind.DISTILL, JobStatus.SUCCEEDED, 1.0)
     assert job.result["teacher_id"] == teacher.pk
+    # the student trains for its whole budget: no early stopping cuts its annealing short
+    assert student.train_config["patience"] == NO_EARLY_STOP
     clear_cache()
