@@ -1,9 +1,10 @@
 // The labeling workspace: lease a frame, place keypoints, autosave, submit, lease the next.
 
 import { Api, ApiError } from "./api.js";
-import { Animals, fillFrom, instanceColor, matchPredicted } from "./instances.js";
+import { drawAnimalSet } from "./animals_overlay.js";
+import { Animals, fillFrom, matchPredicted } from "./instances.js";
 import { InstancePanel } from "./instance_panel.js";
-import { drawInstanceTag, drawPoint, drawSkeleton, drawSuggestion } from "./overlay.js";
+import { drawPoint, drawSkeleton, drawSuggestion } from "./overlay.js";
 import { ABSENT, History, OCCLUDED, VISIBLE } from "./points.js";
 import { Saver } from "./saver.js";
 import { ModelWatch, refreshProgress, Stopwatch } from "./status.js";
@@ -657,8 +658,8 @@ function drawOverlay(ctx, view) {
   });
 }
 
-// Every animal in its colour (skeleton and a ring around its points), the current one on top
-// and at full strength; the model's suggestions where an animal's part is still undecided.
+// Every animal (`drawAnimalSet`), and the model's suggestions where an animal's part is still
+// undecided.
 function drawAnimals(ctx, view) {
   const { animals } = state;
   if (state.predicted?.length && state.showSuggestions) {
@@ -671,23 +672,7 @@ function drawAnimals(ctx, view) {
       });
     });
   }
-  const order = animals.list.map((_, k) => k).filter((k) => k !== animals.current);
-  for (const k of [...order, animals.current]) {
-    const { set, track } = animals.list[k];
-    const current = k === animals.current;
-    const color = instanceColor(k);
-    const alpha = current ? 1 : 0.6;
-    drawSkeleton(ctx, view, state.edges, set.byName(), { color, alpha: current ? 0.95 : 0.5 });
-    let first = null;
-    state.parts.forEach((part, i) => {
-      if (!set.isPlaced(i)) return;
-      first ??= set.at(i);
-      const active = current && i === state.active;
-      const name = current && (state.showNames || active) ? part.name : "";
-      drawPoint(ctx, view, set.at(i), part.color, { active, name, ring: color, alpha });
-    });
-    if (first) drawInstanceTag(ctx, view, first, track || `animal ${k + 1}`, color, { alpha });
-  }
+  drawAnimalSet(ctx, view, state);
 }
 
 function statusText(i) {

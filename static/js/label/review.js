@@ -1,12 +1,13 @@
 // The review workspace: the next submitted label over its frame, with the model's prediction
 // and the other annotators' labels overlaid; accept, correct (drag, then save) or reject.
 
+import { drawAnimalSet } from "./animals_overlay.js";
 import { Api, ApiError } from "./api.js";
 import { ImageControls } from "./controls.js";
 import { InstancePanel } from "./instance_panel.js";
-import { Animals, instanceColor, instancesOf, matchPredicted } from "./instances.js";
+import { Animals, instancesOf, matchPredicted } from "./instances.js";
 import {
-  MODEL_COLOR, OTHERS_COLOR, drawCross, drawDiamond, drawInstanceTag, drawLink, drawPoint, drawSkeleton,
+  MODEL_COLOR, OTHERS_COLOR, drawCross, drawDiamond, drawLink, drawPoint, drawSkeleton,
 } from "./overlay.js";
 import { ABSENT, History, OCCLUDED, PointSet, VISIBLE } from "./points.js";
 import { ModelWatch } from "./status.js";
@@ -350,7 +351,7 @@ function drawOverlay(ctx, view) {
   }
   if (!toggles.label.checked) return;
   if (MULTI) {
-    drawAnimals(ctx, view);
+    drawAnimalSet(ctx, view, state);
     return;
   }
   drawSkeleton(ctx, view, state.edges, state.set.byName());
@@ -359,27 +360,6 @@ function drawOverlay(ctx, view) {
     const active = i === state.active;
     drawPoint(ctx, view, state.set.at(i), part.color, { active, name: active || state.showNames ? part.name : "" });
   });
-}
-
-// Every animal of the label in its colour, the current one on top and at full strength.
-function drawAnimals(ctx, view) {
-  const { animals } = state;
-  const order = animals.list.map((_, k) => k).filter((k) => k !== animals.current);
-  for (const k of [...order, animals.current]) {
-    const { set, track } = animals.list[k];
-    const current = k === animals.current;
-    const color = instanceColor(k);
-    const alpha = current ? 1 : 0.6;
-    drawSkeleton(ctx, view, state.edges, set.byName(), { color, alpha: current ? 0.95 : 0.5 });
-    let first = null;
-    state.parts.forEach((part, i) => {
-      if (!set.isPlaced(i)) return;
-      first ??= set.at(i);
-      const active = current && i === state.active;
-      drawPoint(ctx, view, set.at(i), part.color, { active, name: current && (active || state.showNames) ? part.name : "", ring: color, alpha });
-    });
-    if (first) drawInstanceTag(ctx, view, first, track || `animal ${k + 1}`, color, { alpha });
-  }
 }
 
 function distance(a, b) {
