@@ -61,6 +61,11 @@ def track_animals(animals: np.ndarray, project: Project) -> Tracks:
     """Link the frames' animals (F, slots, K, 3) into at most `project.max_animals` tracks."""
     frames = [a[np.isfinite(a[..., :2]).all(axis=-1).any(axis=-1)] for a in animals]
     result: TrackResult = track(frames, tracker_config(project), n_keypoints=animals.shape[2])
+    if not result.track_names:
+        # No animal found in any frame (an untrained or wrong model): one empty track, so the
+        # tables stay valid (a multi-animal table needs one individual) and say "not found".
+        n, k = len(animals), animals.shape[2]
+        return Tracks(np.full((n, 1, k, 3), np.nan), np.full((n, 1), np.nan), ["track_0"])
     return Tracks(result.poses, result.confidence, result.track_names)
 
 
