@@ -15,7 +15,7 @@ BACKBONES: tuple[str, ...] = (
     "efficientnet_b0",
 )
 DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
-SELECT_BY: tuple[str, ...] = ("val_rmse", "val_loss")
+SELECT_BY: tuple[str, ...] = ("val_rmse", "val_loss", "last")
 
 
 def _check_keys(cls: type, data: dict[str, Any]) -> None:
@@ -139,6 +139,8 @@ class TrainConfig:
     (`select_by`: decoded pixel error, or loss) has not improved for `patience` epochs, whichever
     comes first; the best-scoring epoch is kept. Pixel error is the default: on openfield the
     lowest-loss epoch was 28 of 57 while the validation pixel error still improved afterwards.
+    `select_by="last"` still validates every epoch but keeps the final one (and never stops
+    early): for a run whose few validation frames are too noisy to pick an epoch by.
     The learning rate warms up linearly for `warmup_frac` of the run, then follows a cosine to 0;
     "the run" is max(epoch fraction, time fraction), so a time-limited run still ends annealed.
     `val_fraction` is only used when no validation samples are passed to `train`.

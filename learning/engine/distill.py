@@ -5,8 +5,9 @@ point is weighted by the teacher's confidence (its heatmap peak, `weighting="con
 counted fully (`"hard"`); points below `min_confidence` are left out. The human labels are
 repeated `human_repeat` times per epoch so that a thousand pseudo-labels do not drown a hundred
 human ones. The student then trains with the ordinary loop (`train.train`: same data pipeline,
-targets, loss, EMA and schedule) and is validated, and its best epoch chosen, on held-out human
-labels only.
+targets, loss, EMA and schedule) and is validated on held-out human labels only (the epoch
+kept follows `train_cfg.select_by`; the platform keeps the last one,
+`training.distill.student_train_config`).
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ def distill(
     """Train the student on the human train samples and the teacher's pseudo-labeled ones.
 
     `train_cfg.val_fraction` of the *human* samples is held out for validation (the epoch
-    kept is the one with the lowest error on human labels); everything else is as `train`.
+    kept is chosen by `train_cfg.select_by` on human labels, or is the last with "last");
+    everything else is as `train`.
     """
     if not human and not pseudo:
         raise ValueError("no samples to distil from")

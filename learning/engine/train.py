@@ -246,7 +246,7 @@ def train(
     transferred (`transfer.transfer_into`; unmatched parts start fresh). The best checkpoint
     is written atomically to `checkpoint_path` whenever it improves. Raises TrainingCancelled when
     `should_stop()` (polled every step) returns True. Samples with `channels` (multi-peak
-    channels, see `data.PoseSample`) must all have them and need select_by="val_loss".
+    channels, see `data.PoseSample`) must all have them and need select_by "val_loss" or "last".
     """
     train_samples, val_samples = _check_and_split(train_samples, val_samples, model_cfg, train_cfg)
     device = resolve_device(train_cfg.device)
@@ -372,8 +372,8 @@ def _check_slots(sample: PoseSample, num_channels: int, select_by: str) -> None:
         raise ValueError(f"{sample.image_path}: keypoints (S, 2) and channels (S,) must match")
     if n and not (sample.channels.min() >= 0 and sample.channels.max() < num_channels):
         raise ValueError(f"{sample.image_path}: channels must be in [0, {num_channels})")
-    if select_by != "val_loss":
-        raise ValueError("samples with channels need select_by='val_loss'")
+    if select_by == "val_rmse":
+        raise ValueError("samples with channels need select_by='val_loss' (or 'last')")
 
 
 def _make_data(
@@ -407,8 +407,8 @@ def _make_data(
 
 
 def _score(val: tuple[float, float] | None, select_by: str, epoch: int) -> float:
-    """Lower is better; without validation the latest epoch wins."""
-    if val is None:
+    """Lower is better; without validation, or with select_by="last", the latest epoch wins."""
+    if val is None or select_by == "last":
         return -float(epoch)
     return val[1] if select_by == "val_rmse" else val[0]
 

@@ -254,6 +254,7 @@ def test_a_fast_model_is_a_ready_student_evaluated_beside_its_teacher(
     job.refresh_from_db()
     assert (job.kind, job.status, job.progress) == (JobKind.DISTILL, JobStatus.SUCCEEDED, 1.0)
     assert job.result["teacher_id"] == teacher.pk
-    # the student trains for its whole budget: no early stopping cuts its annealing short
+    # the student trains for its whole budget and keeps its last, annealed epoch
     assert student.train_config["patience"] == NO_EARLY_STOP
+    assert student.train_config["select_by"] == "last"
     clear_cache()

@@ -98,3 +98,23 @@ def test_training_keeps_the_weight_average(make_samples) -> None:
     assert not np.allclose(w_raw.numpy(), w_ema.numpy())
     with pytest.raises(ValueError):
         TrainConfig(ema_decay=1.0)
+
+
+def test_select_last_keeps_the_final_epoch_and_never_stops_early(make_samples, tmp_path) -> None:
+    """A student's few validation frames are too noisy to pick an epoch by: "last" keeps the
+    final one, validation figures still reported, and patience does not cut the run short."""
+    cfg = dataclasses.replace(QUICK, max_epochs=4, val_fraction=0.2, patience=1,
+                              select_by="last")
+    result = train(make_samples(20, seed=3), None, MODEL, cfg,
+                   checkpoint_path=str(tmp_path / "kept.pt"))
+    assert (result.epochs, result.stopped_by) == (4, "epochs")
+    assert all(h["val_rmse_px"] is not None for h in result.history)
+    assert result.best_val_rmse_px == result.history[-1]["val_rmse_px"]
+    saved, _ = load_model(str(tmp_path / "kept.pt"))
+    for name, value in result.model.state_dict().items():
+        assert np.array_equal(value.cpu().numpy(), saved.state_dict()[name].cpu().numpy()), name
+
+
+def test_select_by_is_checked() -> None:
+    with pytest.raises(ValueError, match="select_by"):
+        TrainConfig(select_by="best")
