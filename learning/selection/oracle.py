@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from learning.engine.checkpoint import load_checkpoint
-from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
+from learning.engine.config import DEVICES, AugmentConfig, ModelConfig, TrainConfig
 from learning.engine.data import PoseSample, load_image, with_animal_prior
 from learning.engine.embed import StreamScorer, forward_with_embeddings, score_stream
 from learning.engine.metrics import evaluate
@@ -56,7 +56,7 @@ from learning.engine.selection import (
     hybrid_pick,
     kmeans_pick,
 )
-from learning.engine.train import train
+from learning.engine.train import resolve_device, train
 from learning.engine.transfer import TransferReport, default_mapping
 from learning.engine.uncertainty import (
     combine,
@@ -116,6 +116,8 @@ class ReplayConfig:
     # An engine checkpoint (.pt) every seed's round-0 model (with warm_start "none": every
     # round) starts from, transferred onto the dataset's body parts (see the module docstring).
     init_from: str | None = None
+    # Where every round trains and predicts: "auto" picks CUDA when present (engine.config).
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         unknown = set(self.strategies) - set(STRATEGIES)
@@ -130,6 +132,8 @@ class ReplayConfig:
             raise ValueError(f"warm_start must be one of {WARM_STARTS}, got {self.warm_start!r}")
         if not 0 < self.image_scale <= 1:
             raise ValueError("image_scale must be in (0, 1]")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
         if not 0 < self.test_fraction < 1 or self.minutes_per_round <= 0:
             raise ValueError("test_fraction must be in (0, 1) and minutes_per_round > 0")
         if self.init_from is not None and not os.path.isfile(self.init_from):
@@ -340,6 +344,7 @@ class _Replay:
     def train_cfg(self, seed: int, n_labeled: int, steps: int | None) -> TrainConfig:
         return replay_train_config(n_labeled, steps=steps, minutes=self.cfg.minutes_per_round,
                                    seed=seed, lr=self.cfg.lr, threads=self.cfg.threads,
+                                   device=self.cfg.device,
                                    flip_pairs=self.data.flip_pairs)
 
     def fit(self, labeled: list[int], seed: int, init: str | None, tag: str,
@@ -561,7 +566,8 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
 
 def replay_train_config(n_labeled: int, *, steps: int | None, minutes: float, seed: int,
                         lr: float, threads: int | None,
-                        flip_pairs: tuple[tuple[int, int], ...]) -> TrainConfig:
+                        flip_pairs: tuple[tuple[int, int], ...],
+                        device: str = "auto") -> TrainConfig:
     """The replay's training recipe: `steps` optimiser steps rounded up to whole epochs
     (batch size of TrainConfig, last partial batch dropped), else a `minutes` budget."""
     epochs = 100_000
@@ -570,7 +576,7 @@ def replay_train_config(n_labeled: int, *, steps: int | None, minutes: float, se
         per_epoch = n_labeled // batch if n_labeled > batch else 1  # drop_last
         minutes, epochs = 24 * 60.0, max(1, -(-steps // per_epoch))
     return TrainConfig(max_minutes=minutes, max_epochs=epochs, val_fraction=0.0, seed=seed,
-                       device="cpu", lr=lr, num_threads=threads,
+                       device=device, lr=lr, num_threads=threads,
                        augment=AugmentConfig(flip_pairs=flip_pairs))
 
 
@@ -625,6 +631,7 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
         "dataset": data.name,
         "seeds": cfg.seeds,
         "config": dataclasses.asdict(cfg),
+        "device": str(resolve_device(cfg.device)),
         "n_pool": len(state.pool),
         "n_test": len(state.test),
         "seconds": round(time.perf_counter() - start, 1),

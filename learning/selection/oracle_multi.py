@@ -39,6 +39,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from learning.engine.config import DEVICES
 from learning.engine.data import load_image
 from learning.engine.multi.acquisition import (
     MULTI_WEIGHTS,
@@ -53,6 +54,7 @@ from learning.engine.multi.metrics import node_errors, oks_map
 from learning.engine.multi.samples import MultiSample
 from learning.engine.multi.topdown import train_topdown
 from learning.engine.selection import default_radius, hybrid_pick
+from learning.engine.train import resolve_device
 from learning.formats.sleap import SlpContents, SlpFrame, read_slp_instances
 from learning.selection import replay_files
 from learning.selection.oracle import _extract_frames, infer_flip_pairs
@@ -101,6 +103,8 @@ class MultiReplayConfig:
     weights: dict[str, float] = field(default_factory=dict)
     threads: int | None = None
     reach: tuple[float, ...] = (0.5, 0.7, 0.8)
+    # Where every round trains and predicts: "auto" picks CUDA when present (engine.config).
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         unknown = set(self.strategies) - set(STRATEGIES)
@@ -119,6 +123,8 @@ class MultiReplayConfig:
         bad = set(self.weights) - set(MULTI_WEIGHTS)
         if bad:
             raise ValueError(f"weights: unknown scores {sorted(bad)}; known {list(MULTI_WEIGHTS)}")
+        if self.device not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {self.device!r}")
 
 
 # "tiny": a smoke run (about a minute on 2 CPU cores); "full": the report's shape, about
@@ -257,7 +263,7 @@ class _MultiReplay:
         self.model_cfg = TopDownConfig(
             backbone=cfg.backbone, pretrained=cfg.pretrained, head_channels=cfg.head_channels,
             max_instances=data.expected, flip_pairs=data.flip_pairs, batch_size=cfg.batch_size,
-            lr=cfg.lr, val_fraction=0.0, device="cpu", num_threads=cfg.threads)
+            lr=cfg.lr, val_fraction=0.0, device=cfg.device, num_threads=cfg.threads)
         self.weights = {**MULTI_WEIGHTS, **cfg.weights}
         self.thumbs: dict[int, np.ndarray] = {}
         self.test_images = [self.image(r) for r in self.test]
@@ -286,7 +292,7 @@ class _MultiReplay:
         result = train_topdown([self.data.samples[r] for r in labeled], None, cfg,
                                minutes=minutes, keypoint_names=self.data.keypoint_names,
                                checkpoint_path=path)
-        return load_predictor(path), result.seconds
+        return load_predictor(path, self.model_cfg.device), result.seconds
 
     def evaluate(self, predictor: Predictor) -> dict[str, float]:
         """Test OKS mAP (COCO-style, 0.50:0.95), AP at OKS 0.5 and the median part error of
@@ -527,6 +533,7 @@ def replay_multi(slp: str | Path, cfg: MultiReplayConfig, out_dir: str | Path, *
         "dataset": data.name,
         "seeds": cfg.seeds,
         "config": dataclasses.asdict(cfg),
+        "device": str(resolve_device(cfg.device)),
         "expected_animals": data.expected,
         "n_pool": len(state.pool),
         "n_test": len(state.test),

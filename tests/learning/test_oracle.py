@@ -171,3 +171,11 @@ def test_first_seed_chooses_which_seeds_run(monkeypatch, tmp_path):
 def test_unknown_warm_start_is_refused():
     with pytest.raises(ValueError, match="warm_start"):
         ReplayConfig(warm_start="yesterday")
+
+
+def test_replay_trains_where_the_device_option_says():
+    """Rounds train on CUDA when present ("auto", the default), or where --device says."""
+    assert _replay_state().train_cfg(0, 20, None).device == "auto"
+    assert _replay_state(device="cpu").train_cfg(0, 20, None).device == "cpu"
+    with pytest.raises(ValueError, match="device"):
+        ReplayConfig(device="tpu")

@@ -181,11 +181,12 @@ def test_tiny_replay_writes_outputs_and_keeps_test_frames_out(pair, tmp_path):
     stdout = StringIO()
     call_command("replay_oracle", str(slp), "--out", str(out), "--preset", "tiny",
                  "--rounds", "2", "--initial", "4", "--batch", "4", "--test-frames", "6",
-                 "--threads", "1", stdout=stdout)
+                 "--threads", "1", "--device", "cpu", stdout=stdout)
     last = json.loads(stdout.getvalue().strip().splitlines()[-1])
     assert set(last["strategies"]) == {"random", "uniform", "active"}
     assert last["expected_animals"] == 2 and last["n_test"] == 6
     summary = json.loads((out / "summary.json").read_text())
+    assert summary["device"] == summary["config"]["device"] == "cpu"
     assert (out / "map_vs_labels.png").stat().st_size > 0
     rows = list(csv.DictReader((out / "results.csv").open()))
     assert len(rows) == 3 * 3  # three strategies, rounds 0..2
@@ -222,3 +223,9 @@ def test_options_of_the_other_replays_are_refused_for_a_slp_file(pair, tmp_path)
         call_command("replay_oracle", str(slp), "--out", str(tmp_path), "--warm-start", "none")
     with pytest.raises(CommandError, match="strategies must be among"):
         call_command("replay_oracle", str(slp), "--out", str(tmp_path), "--strategies", "kmeans")
+
+
+def test_a_multi_replay_refuses_an_unknown_device():
+    with pytest.raises(ValueError, match="device"):
+        MultiReplayConfig(device="tpu")
+    assert MultiReplayConfig().device == "auto"  # CUDA when present

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from learning.engine.config import DEVICES
 from learning.formats.errors import FormatError
 from learning.selection import oracle_multi
 from learning.selection.oracle import (
@@ -69,6 +70,9 @@ class Command(BaseCommand):
         parser.add_argument("--head-channels", type=int, dest="head_channels")
         parser.add_argument("--backbone")
         parser.add_argument("--threads", type=int)
+        parser.add_argument("--device", choices=DEVICES,
+                            help="Where rounds train and predict (default auto: CUDA when "
+                                 "present).")
         parser.add_argument("--hybrid-method", choices=["cluster", "kcenter"],
                             dest="hybrid_method",
                             help="kcenter (default): score shortlist, then k-center; cluster: "
@@ -128,7 +132,7 @@ class Command(BaseCommand):
                     "steps_per_round",
                     "initial_steps", "test_fraction",
                     "input_scale", "head_channels", "backbone", "threads", "hybrid_method",
-                    "warm_start", "image_scale"):
+                    "warm_start", "image_scale", "device"):
             if options.get(key) is not None:
                 values[key] = options[key]
         if options.get("minutes_per_round") is not None and options.get("steps_per_round") is None:
@@ -165,7 +169,7 @@ def _replay_multi(options: dict[str, Any], log: Callable[[str], None]) -> dict[s
         raise CommandError(f"{', '.join(given)}: not used by a .slp replay")
     values: dict[str, Any] = dict(oracle_multi.MULTI_PRESETS[options["preset"]])
     for key in ("seeds", "first_seed", "initial", "batch", "rounds", "minutes_per_round",
-                "steps_per_round", "head_channels", "backbone", "threads", "n_test",
+                "steps_per_round", "head_channels", "backbone", "threads", "device", "n_test",
                 "test_part", "guard", "max_candidates"):
         if options.get(key) is not None:
             values[key] = options[key]
