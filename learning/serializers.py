@@ -68,7 +68,12 @@ class DistillRequestSerializer(serializers.Serializer):
                                       help_text="Unlabeled video frames the teacher labels.")
     min_confidence = serializers.FloatField(required=False, min_value=0.0, max_value=0.99)
     weighting = serializers.ChoiceField(choices=WEIGHTINGS, required=False)
-    human_repeat = serializers.IntegerField(required=False, min_value=1, max_value=100)
+    human_share = serializers.FloatField(
+        required=False, min_value=0.05, max_value=0.95,
+        help_text="Share of each epoch made of human labels (default 0.6).")
+    human_repeat = serializers.IntegerField(
+        required=False, min_value=1, max_value=100,
+        help_text="Times each human label is seen per epoch (default: from human_share).")
 
     def options(self) -> dict[str, Any]:
         """The DistillConfig keys given (validated data without `minutes`)."""

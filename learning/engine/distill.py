@@ -3,10 +3,11 @@
 The teacher labels unlabeled frames of the project's videos (pseudo-labels). Each pseudo-labeled
 point is weighted by the teacher's confidence (its heatmap peak, `weighting="confidence"`) or
 counted fully (`"hard"`); points below `min_confidence` are left out. The human labels are
-repeated `human_repeat` times per epoch so that a thousand pseudo-labels do not drown a hundred
-human ones. The student then trains with the ordinary loop (`train.train`: same data pipeline,
-targets, loss, EMA and schedule) and is validated on held-out human labels only (the epoch
-kept follows `train_cfg.select_by`; the platform keeps the last one,
+repeated so that they make `human_share` of each epoch (or `human_repeat` times when given),
+so that a thousand pseudo-labels do not drown a hundred human ones. The student then trains
+with the ordinary loop (`train.train`: same data pipeline, targets, loss, EMA and schedule)
+and is validated on held-out human labels only (the epoch kept follows
+`train_cfg.select_by`; the platform keeps the last one,
 `training.distill.student_train_config`).
 """
 
@@ -27,6 +28,7 @@ from learning.engine.train import TrainProgress, TrainResult, split_samples, tra
 from learning.engine.video import decode_outputs
 
 WEIGHTINGS = ("confidence", "hard")
+MAX_REPEAT = 100  # times a human sample may be seen per epoch
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,11 @@ class DistillConfig:
     The defaults are the student measured on openfield (`docs/benchmarks.md`, issue 20): on
     an idle two-core machine head 64 with 800 teacher-labelled frames ran 118 whole frames/s
     end to end and came within 0.31 px of its teacher in 20 minutes, where head 32 with 400
-    frames stayed 0.79 px behind in 10.
+    frames stayed 0.79 px behind in 10. `human_share`: with the same teacher, human labels
+    making 61 % of each epoch (12 repeats) brought a 20-minute student to 0.15 px of its
+    teacher where 34 % (4 repeats) left a 40-minute one 0.54 px behind: the labelled frames
+    are the truth, the teacher's frames (often of other videos) only widen the view.
+    `human_repeat`, when given, fixes the repeats instead.
     """
 
     backbone: str = "mobilenet_v3_small"
@@ -46,7 +52,8 @@ class DistillConfig:
     frames: int = 800
     min_confidence: float = 0.5
     weighting: str = "confidence"
-    human_repeat: int = 4
+    human_share: float = 0.6
+    human_repeat: int | None = None
 
     def __post_init__(self) -> None:
         _require(self.backbone in BACKBONES, f"backbone must be one of {BACKBONES}")
@@ -56,7 +63,9 @@ class DistillConfig:
         _require(1 <= self.frames <= 100_000, "frames must be in [1, 100000]")
         _require(0.0 <= self.min_confidence < 1.0, "min_confidence must be in [0, 1)")
         _require(self.weighting in WEIGHTINGS, f"weighting must be one of {WEIGHTINGS}")
-        _require(1 <= self.human_repeat <= 100, "human_repeat must be in [1, 100]")
+        _require(0.05 <= self.human_share <= 0.95, "human_share must be in [0.05, 0.95]")
+        _require(self.human_repeat is None or 1 <= self.human_repeat <= MAX_REPEAT,
+                 f"human_repeat must be in [1, {MAX_REPEAT}]")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
@@ -70,6 +79,17 @@ class DistillConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-safe)."""
         return dataclasses.asdict(self)
+
+    def repeats(self, n_human: int, n_pseudo: int) -> int:
+        """How many times each human sample is seen per epoch beside `n_pseudo` pseudo-labeled
+        ones: `human_repeat` when given, else the number that makes the human samples
+        `human_share` of the epoch (at least once, at most MAX_REPEAT)."""
+        if self.human_repeat is not None:
+            return self.human_repeat
+        if n_human == 0 or n_pseudo == 0:
+            return 1
+        ratio = self.human_share / (1.0 - self.human_share)
+        return max(1, min(MAX_REPEAT, round(ratio * n_pseudo / n_human)))
 
 
 def student_config(teacher: ModelConfig, cfg: DistillConfig,
@@ -131,9 +151,9 @@ def pseudo_samples(image_paths: Sequence[str], poses: np.ndarray, cfg: DistillCo
 
 def training_set(human: Sequence[PoseSample], pseudo: Sequence[PoseSample],
                  cfg: DistillConfig) -> list[PoseSample]:
-    """The human samples `human_repeat` times, then the pseudo-labeled ones that kept a point."""
+    """The human samples `cfg.repeats` times, then the pseudo-labeled ones that kept a point."""
     kept = [s for s in pseudo if s.present.any()]
-    return [*human] * cfg.human_repeat + kept
+    return [*human] * cfg.repeats(len(human), len(kept)) + kept
 
 
 def distill(

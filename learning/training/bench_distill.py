@@ -69,7 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weighting", default=defaults.weighting,
                         help="confidence or hard.")
     parser.add_argument("--min-confidence", type=float, default=defaults.min_confidence)
-    parser.add_argument("--human-repeat", type=int, default=defaults.human_repeat)
+    parser.add_argument("--human-share", type=float, default=defaults.human_share,
+                        help="Share of each epoch made of human labels.")
+    parser.add_argument("--human-repeat", type=int, default=None,
+                        help="Times each human label is seen per epoch (replaces --human-share).")
     parser.add_argument("--fps-frames", type=int, default=1200,
                         help="Video frames timed end to end (0: all).")
     parser.add_argument("--latency-frames", type=int, default=300)
@@ -191,7 +194,8 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     dcfg = DistillConfig(backbone=options["backbone"], head_channels=options["head_channels"],
                          input_scale=options.get("input_scale"), frames=options["frames"],
                          min_confidence=options["min_confidence"],
-                         weighting=options["weighting"], human_repeat=options["human_repeat"])
+                         weighting=options["weighting"], human_share=options["human_share"],
+                         human_repeat=options["human_repeat"])
     if options.get("threads"):
         torch.set_num_threads(options["threads"])
     test_ids = held_out_frames(project, options["test_list"]) if options["test_list"] else None

@@ -156,7 +156,8 @@ def test_api_only_the_pi_may(project, teacher, with_video, as_user, role, code):
 
 
 @pytest.mark.parametrize("body", [{"minutes": -1}, {"frames": 0}, {"backbone": "vgg"},
-                                  {"weighting": "soft"}, {"head_channels": "wide"}])
+                                  {"weighting": "soft"}, {"head_channels": "wide"},
+                                  {"human_share": 1.0}, {"human_repeat": 0}])
 def test_api_bad_input_is_400_and_changes_nothing(project, teacher, with_video, as_user, body):
     assert as_user("pi").post(_url(project, teacher), body, format="json").status_code == 400
     assert ModelVersion.objects.filter(project=project).count() == 1
@@ -247,6 +248,9 @@ def test_a_fast_model_is_a_ready_student_evaluated_beside_its_teacher(
     assert metrics["n_test"] >= 1 and metrics["test_rmse_px"] is not None
     assert metrics["teacher_test_rmse_px"] is not None
     assert metrics["distill"]["pseudo_frames"] == 16
+    # the human labels make 60 % of each epoch (human_share): 1.5 * 16 pseudo / n human
+    n_human = metrics["n_train"]
+    assert metrics["distill"]["human_repeats"] == max(1, round(1.5 * 16 / n_human))
     assert 0 < metrics["gflop_per_frame"] < metrics["teacher_gflop_per_frame"]
     assert "Fast model of model 1" in student.message
     assert current_version(project) == teacher

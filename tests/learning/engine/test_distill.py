@@ -64,6 +64,20 @@ def test_human_labels_are_repeated_and_empty_pseudo_labels_dropped():
     full = pseudo_samples(["q.jpg"], _poses([0.9] * 4), DistillConfig())
     combined = training_set(human, [*empty, *full], DistillConfig(human_repeat=3))
     assert [s.image_path for s in combined] == ["h.png"] * 3 + ["q.jpg"]
+    # by default the human samples make 60 % of the epoch: 1 kept pseudo-label -> 2 repeats
+    assert [s.image_path for s in training_set(human, [*empty, *full] * 2, DistillConfig())
+            ] == ["h.png"] * 3 + ["q.jpg"] * 2
+
+
+def test_human_share_sets_the_repeats_and_human_repeat_overrides_it():
+    cfg = DistillConfig()
+    assert cfg.human_share == 0.6 and cfg.human_repeat is None
+    assert cfg.repeats(105, 800) == 11  # openfield: 1.5 * 800 / 105 = 11.4
+    assert cfg.repeats(1000, 800) == 1  # many labels: never fewer than once
+    assert cfg.repeats(1, 100_000) == 100  # capped
+    assert cfg.repeats(0, 800) == cfg.repeats(105, 0) == 1
+    assert DistillConfig(human_share=0.5).repeats(100, 400) == 4
+    assert DistillConfig(human_repeat=7).repeats(105, 800) == 7
 
 
 def test_the_student_keeps_the_teachers_outputs_and_rescales_the_animal_prior():
@@ -76,7 +90,8 @@ def test_the_student_keeps_the_teachers_outputs_and_rescales_the_animal_prior():
 
 
 @pytest.mark.parametrize("bad", [{"backbone": "vgg"}, {"weighting": "soft"}, {"frames": 0},
-                                 {"min_confidence": 1.5}, {"colour": 1}, {"frames": "many"}])
+                                 {"min_confidence": 1.5}, {"colour": 1}, {"frames": "many"},
+                                 {"human_share": 1.0}, {"human_repeat": 0}])
 def test_bad_distill_options_are_errors(bad):
     with pytest.raises(ValueError):
         DistillConfig.from_dict(bad)
