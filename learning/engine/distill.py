@@ -149,11 +149,17 @@ def pseudo_samples(image_paths: Sequence[str], poses: np.ndarray, cfg: DistillCo
     return samples
 
 
+def human_repeats(cfg: DistillConfig, human: Sequence[PoseSample],
+                  pseudo: Sequence[PoseSample]) -> int:
+    """Times each human sample is seen per epoch (`DistillConfig.repeats`) beside the
+    pseudo-labeled samples that kept a point."""
+    return cfg.repeats(len(human), sum(1 for s in pseudo if s.present.any()))
+
+
 def training_set(human: Sequence[PoseSample], pseudo: Sequence[PoseSample],
-                 cfg: DistillConfig) -> list[PoseSample]:
-    """The human samples `cfg.repeats` times, then the pseudo-labeled ones that kept a point."""
-    kept = [s for s in pseudo if s.present.any()]
-    return [*human] * cfg.repeats(len(human), len(kept)) + kept
+                 repeats: int) -> list[PoseSample]:
+    """The human samples `repeats` times, then the pseudo-labeled ones that kept a point."""
+    return [*human] * repeats + [s for s in pseudo if s.present.any()]
 
 
 def distill(
@@ -178,7 +184,8 @@ def distill(
         raise ValueError("no samples to distil from")
     fit, val = (split_samples(human, train_cfg.val_fraction, train_cfg.seed)
                 if len(human) > 1 and train_cfg.val_fraction > 0 else (list(human), []))
-    samples = training_set(fit, pseudo, cfg)
+    # counted on every human train sample, as the recipe and the stored metrics count them
+    samples = training_set(fit, pseudo, human_repeats(cfg, human, pseudo))
     if not samples:
         raise ValueError("the teacher was not confident on any frame, and there are no labels")
     return train(samples, val or None, student_cfg,

@@ -37,6 +37,7 @@ from learning.engine.data import PoseSample, pad_to_multiple, resize_for_network
 from learning.engine.distill import (
     DistillConfig,
     distill,
+    human_repeats,
     pseudo_label,
     pseudo_samples,
     student_config,
@@ -238,7 +239,7 @@ def student_train_config(minutes: float, data: ProjectDataset, pseudo: list[Pose
     trains to the end of its schedule and keeps its final (weight-averaged) epoch; the
     validation error is still measured each epoch and shown.
     """
-    repeats = cfg.repeats(len(data.train), len(pseudo))
+    repeats = human_repeats(cfg, data.train, pseudo)
     return train_config_for(minutes, len(data.train) * repeats + len(pseudo),
                             data.flip_pairs, {**(overrides or {}), "patience": NO_EARLY_STOP,
                                               "select_by": "last"})
@@ -261,7 +262,8 @@ def comparison(teacher_model: PoseNet, teacher_cfg: ModelConfig, result: TrainRe
         "gflop_per_frame": network_gflop(result.model.cpu(), student_cfg, images) or 0.0,
         "teacher_gflop_per_frame": network_gflop(teacher_model, teacher_cfg, images) or 0.0,
         "distill": {**cfg.to_dict(), "pseudo_frames": len(pseudo),
-                    "human_repeats": cfg.repeats(len(data.train), len(pseudo)),
+                    "pseudo_frames_kept": sum(1 for s in pseudo if s.present.any()),
+                    "human_repeats": human_repeats(cfg, data.train, pseudo),
                     "pseudo_points_kept": points,
                     "pseudo_points_share": round(points / max(1, len(pseudo) *
                                                               student_cfg.num_keypoints), 4),

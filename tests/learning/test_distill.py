@@ -248,9 +248,10 @@ def test_a_fast_model_is_a_ready_student_evaluated_beside_its_teacher(
     assert metrics["n_test"] >= 1 and metrics["test_rmse_px"] is not None
     assert metrics["teacher_test_rmse_px"] is not None
     assert metrics["distill"]["pseudo_frames"] == 16
-    # the human labels make 60 % of each epoch (human_share): 1.5 * 16 pseudo / n human
-    n_human = metrics["n_train"]
-    assert metrics["distill"]["human_repeats"] == max(1, round(1.5 * 16 / n_human))
+    # the human labels make 60 % of each epoch (human_share): 1.5 * kept pseudo / n human
+    kept = metrics["distill"]["pseudo_frames_kept"]
+    assert 0 <= kept <= 16
+    assert metrics["distill"]["human_repeats"] == max(1, round(1.5 * kept / metrics["n_train"]))
     assert 0 < metrics["gflop_per_frame"] < metrics["teacher_gflop_per_frame"]
     assert "Fast model of model 1" in student.message
     assert current_version(project) == teacher

@@ -12,6 +12,7 @@ from learning.engine.data import PoseDataset, PoseSample
 from learning.engine.distill import (
     DistillConfig,
     distill,
+    human_repeats,
     pseudo_label,
     pseudo_samples,
     student_config,
@@ -62,11 +63,11 @@ def test_human_labels_are_repeated_and_empty_pseudo_labels_dropped():
     human = [PoseSample.from_keypoints("h.png", np.ones((4, 2)))]
     empty = pseudo_samples(["p.jpg"], _poses([0.1] * 4), DistillConfig())
     full = pseudo_samples(["q.jpg"], _poses([0.9] * 4), DistillConfig())
-    combined = training_set(human, [*empty, *full], DistillConfig(human_repeat=3))
+    combined = training_set(human, [*empty, *full], 3)
     assert [s.image_path for s in combined] == ["h.png"] * 3 + ["q.jpg"]
-    # by default the human samples make 60 % of the epoch: 1 kept pseudo-label -> 2 repeats
-    assert [s.image_path for s in training_set(human, [*empty, *full] * 2, DistillConfig())
-            ] == ["h.png"] * 3 + ["q.jpg"] * 2
+    # only the pseudo-labels that kept a point count: 60 % of 1 human + 2 kept -> 3 repeats
+    assert human_repeats(DistillConfig(), human, [*empty, *full] * 2) == 3
+    assert human_repeats(DistillConfig(human_repeat=5), human, [*empty, *full]) == 5
 
 
 def test_human_share_sets_the_repeats_and_human_repeat_overrides_it():
