@@ -40,7 +40,7 @@ class DistillConfig:
     an idle two-core machine head 64 with 800 teacher-labelled frames ran 118 whole frames/s
     end to end and came within 0.31 px of its teacher in 20 minutes, where head 32 with 400
     frames stayed 0.79 px behind in 10. `human_share`: with the same teacher, human labels
-    making 61 % of each epoch (12 repeats) brought a 20-minute student to 0.15 px of its
+    making 60 % of each epoch brought 20-minute students to 0.15 and 0.39 px of their
     teacher where 34 % (4 repeats) left a 40-minute one 0.54 px behind: the labelled frames
     are the truth, the teacher's frames (often of other videos) only widen the view.
     `human_repeat`, when given, fixes the repeats instead.
