@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from jobs.serializers import JobSerializer
 from learning.engine.config import BACKBONES
-from learning.engine.distill import WEIGHTINGS
+from learning.engine.distill import MAX_REPEAT, WEIGHTINGS
 from learning.models import ModelVersion
 
 
@@ -72,7 +72,7 @@ class DistillRequestSerializer(serializers.Serializer):
         required=False, min_value=0.05, max_value=0.95,
         help_text="Share of each epoch made of human labels (default 0.6).")
     human_repeat = serializers.IntegerField(
-        required=False, min_value=1, max_value=100,
+        required=False, min_value=1, max_value=MAX_REPEAT,
         help_text="Times each human label is seen per epoch (default: from human_share).")
 
     def options(self) -> dict[str, Any]:

@@ -149,17 +149,22 @@ def pseudo_samples(image_paths: Sequence[str], poses: np.ndarray, cfg: DistillCo
     return samples
 
 
+def kept_pseudo(pseudo: Sequence[PoseSample]) -> list[PoseSample]:
+    """The pseudo-labeled samples that kept a point (the others teach nothing)."""
+    return [s for s in pseudo if s.present.any()]
+
+
 def human_repeats(cfg: DistillConfig, human: Sequence[PoseSample],
                   pseudo: Sequence[PoseSample]) -> int:
     """Times each human sample is seen per epoch (`DistillConfig.repeats`) beside the
     pseudo-labeled samples that kept a point."""
-    return cfg.repeats(len(human), sum(1 for s in pseudo if s.present.any()))
+    return cfg.repeats(len(human), len(kept_pseudo(pseudo)))
 
 
 def training_set(human: Sequence[PoseSample], pseudo: Sequence[PoseSample],
                  repeats: int) -> list[PoseSample]:
     """The human samples `repeats` times, then the pseudo-labeled ones that kept a point."""
-    return [*human] * repeats + [s for s in pseudo if s.present.any()]
+    return [*human] * repeats + kept_pseudo(pseudo)
 
 
 def distill(

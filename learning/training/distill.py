@@ -38,6 +38,7 @@ from learning.engine.distill import (
     DistillConfig,
     distill,
     human_repeats,
+    kept_pseudo,
     pseudo_label,
     pseudo_samples,
     student_config,
@@ -262,7 +263,7 @@ def comparison(teacher_model: PoseNet, teacher_cfg: ModelConfig, result: TrainRe
         "gflop_per_frame": network_gflop(result.model.cpu(), student_cfg, images) or 0.0,
         "teacher_gflop_per_frame": network_gflop(teacher_model, teacher_cfg, images) or 0.0,
         "distill": {**cfg.to_dict(), "pseudo_frames": len(pseudo),
-                    "pseudo_frames_kept": sum(1 for s in pseudo if s.present.any()),
+                    "pseudo_frames_kept": len(kept_pseudo(pseudo)),
                     "human_repeats": human_repeats(cfg, data.train, pseudo),
                     "pseudo_points_kept": points,
                     "pseudo_points_share": round(points / max(1, len(pseudo) *
