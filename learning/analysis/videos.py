@@ -60,7 +60,7 @@ from learning.analysis.multi import (
     track_summary,
     write_multi_files,
 )
-from learning.engine.export import OnnxRunner, Runner, TorchRunner, export_onnx
+from learning.engine.export import OnnxRunner, Runner, TorchRunner, export_onnx, gpu_runner
 from learning.engine.multi.video import analyze_video_animals
 from learning.engine.quantize import quantize_onnx_int8, video_calibration
 from learning.engine.tracking import TrackingConfig, analyze_video_tracked
@@ -346,8 +346,7 @@ def make_runner(version: ModelVersion, *, int8_video: str | None = None
 def _build_runner(version: ModelVersion, int8_video: str | None) -> tuple[Runner, Any]:
     model, cfg = loaded_model(version)
     if torch.cuda.is_available():
-        # Mixed precision on the backbone only: the head, which places the peaks, stays fp32.
-        return TorchRunner(model, channels_last=True, bf16="backbone", device="cuda"), cfg
+        return gpu_runner(model), cfg
     threads = torch.get_num_threads()
     try:
         with tempfile.TemporaryDirectory(prefix="poseloop-onnx-") as tmp:

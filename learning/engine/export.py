@@ -218,3 +218,9 @@ def default_runner(model: PoseNet) -> TorchRunner:
     """The analysis default: eager, channels-last (faster on CPU and GPU), on the model's device."""
     device = next(model.parameters()).device
     return TorchRunner(model, channels_last=True, device=device)
+
+
+def gpu_runner(model: PoseNet) -> TorchRunner:
+    """The analysis path on CUDA: channels-last, bf16 autocast over the backbone only (the head,
+    which places the peaks, stays float32)."""
+    return TorchRunner(model, channels_last=True, bf16="backbone", device="cuda")

@@ -79,6 +79,11 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def gpu_name() -> str | None:
+    """The CUDA device's name (what benchmarks record beside their figures), None without one."""
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else None
+
+
 def autocast(device: torch.device, train_cfg: TrainConfig) -> torch.autocast:
     """bf16 mixed precision on CUDA when `train_cfg.mixed_precision` (bf16 needs no loss
     scaling); a no-op context on the CPU."""

@@ -3,10 +3,11 @@
 Trains a teacher (the project's recipe, --teacher-minutes) on the project's fixed split (or a
 held-out list), lets it label --frames frames of the project's videos, distils a student
 (--student-minutes; `engine.distill`), evaluates both on the same test frames, then times
-end-to-end whole-frame video analysis of both (decode + network + decode + pose table, ONNX
-Runtime: the analysis path on the CPU) and the student's single-frame latency through its
-exported bundle (`engine.realtime.RealtimePose`, frames already in memory, as a camera
-delivers them). --video adds a video file to the project when it has none.
+end-to-end whole-frame video analysis of both (decode + network + decode + pose table, on the
+analysis path: the GPU runner where CUDA is present, else ONNX Runtime on the CPU) and the
+student's single-frame latency through its exported bundle (`engine.realtime.RealtimePose`,
+frames already in memory, as a camera delivers them). --video adds a video file to the project
+when it has none.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ import cv2
 import torch
 from django.core.management.base import CommandError
 
-from learning.analysis.bench_infer import _end_to_end, _frame_count
+from learning.analysis.bench_infer import _decoded_fps, _end_to_end, _frame_count
 from learning.engine.config import ModelConfig
 from learning.engine.distill import DistillConfig, distill, student_config
-from learning.engine.export import OnnxRunner, export_onnx
+from learning.engine.export import OnnxRunner, Runner, export_onnx, gpu_runner
 from learning.engine.network import PoseNet
 from learning.engine.realtime import RealtimePose, latency_ms
-from learning.engine.train import TrainProgress
+from learning.engine.train import TrainProgress, gpu_name
 from learning.exchange.model_export import bundle_meta, write_bundle
 from learning.models import ModelVersion, VersionKind
 from learning.training.bench_train import held_out_frames
@@ -121,13 +122,27 @@ def _overrides(options: dict[str, Any]) -> dict[str, Any]:
 
 def _fps(model: PoseNet, cfg: ModelConfig, video: str, frames: int, batch: int,
          bodyparts: list[str], tmp: str, name: str) -> float:
-    """Whole-frame end-to-end frames/s with ONNX Runtime (after one warm-up batch)."""
-    runner = OnnxRunner(export_onnx(model, cfg, os.path.join(tmp, f"{name}.onnx")),
-                        threads=torch.get_num_threads())
+    """Whole-frame end-to-end frames/s on the analysis path (after one warm-up batch): the GPU
+    runner where CUDA is present, else ONNX Runtime on the CPU."""
+    runner: Runner
+    if torch.cuda.is_available():
+        runner = gpu_runner(model)
+    else:
+        runner = OnnxRunner(export_onnx(model, cfg, os.path.join(tmp, f"{name}.onnx")),
+                            threads=torch.get_num_threads())
     _end_to_end(runner, cfg, video, 0, min(batch, frames), batch, tmp, bodyparts)
     started = time.perf_counter()
     _end_to_end(runner, cfg, video, 0, frames, batch, tmp, bodyparts)
     return frames / (time.perf_counter() - started)
+
+
+def _in_memory_fps(model: PoseNet, cfg: ModelConfig, video: str, frames: int, batch: int
+                   ) -> float | None:
+    """On CUDA: the student's frames/s on frames already decoded into memory (network and
+    keypoint decoding; what the GPU gives when the video decoder keeps up). None on the CPU."""
+    if not torch.cuda.is_available():
+        return None
+    return _decoded_fps(gpu_runner(model), cfg, video, frames, batch)
 
 
 def _frames(video: str, n: int) -> list[Any]:
@@ -229,12 +244,16 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         path = str(Path(video.source_path) if video.source_path else Path(video.file.path))
         frames = options["fps_frames"] or _frame_count(path)
         frames = min(frames, video.frame_count)
+        fps_runner = "cuda" if torch.cuda.is_available() else "onnxruntime"
         fps_teacher = _fps(teacher, teacher_cfg, path, frames, options["batch"], bodyparts,
                            tmp, "teacher-fps")
         fps_student = _fps(student, scfg, path, frames, options["batch"], bodyparts, tmp,
                            "student-fps")
-        stdout.write(f"whole frames end to end (ONNX Runtime): teacher {fps_teacher:.1f} fps, "
-                     f"student {fps_student:.1f} fps\n")
+        stdout.write(f"whole frames end to end ({fps_runner}, batch {options['batch']}): "
+                     f"teacher {fps_teacher:.1f} fps, student {fps_student:.1f} fps\n")
+        in_memory = _in_memory_fps(student, scfg, path, frames, options["batch"])
+        if in_memory is not None:
+            stdout.write(f"student on frames already in memory: {in_memory:.1f} fps\n")
         folder = Path(save) if save else Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         unsaved = ModelVersion(project=project, iteration=0, kind=VersionKind.STUDENT,
@@ -252,11 +271,15 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "student_train_rmse_px": metrics["train_rmse_px"],
         "teacher_fps_end_to_end": round(fps_teacher, 2),
         "student_fps_end_to_end": round(fps_student, 2),
+        "student_fps_decoded_frames": None if in_memory is None else round(in_memory, 2),
         "student_latency_ms_p50": round(latency["p50"], 2),
         "student_latency_ms_p99": round(latency["p99"], 2),
         "latency_threads": latency["threads"],
         "latency_by_threads": latency["by_threads"],
         "device": result.device,
+        "gpu": gpu_name(),
+        "fps_runner": fps_runner,
+        "fps_batch": options["batch"],
         "teacher": {"backbone": teacher_cfg.backbone, "head_channels": teacher_cfg.head_channels,
                     "input_scale": teacher_cfg.input_scale, "minutes": options["teacher_minutes"],
                     "training_s": round(teacher_s, 1),

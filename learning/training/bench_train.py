@@ -8,7 +8,7 @@ from typing import Any, TextIO
 
 from django.core.management.base import CommandError
 
-from learning.engine.train import TrainProgress
+from learning.engine.train import TrainProgress, gpu_name
 from learning.training.datasets import build_dataset
 from learning.training.evaluation import evaluate_model
 from learning.training.runs import fit, model_config_for, pretrained_weights, train_config_for
@@ -102,4 +102,5 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "input_scale": model_cfg.input_scale,
         "animal_radius_px": model_cfg.animal_radius_px,
         "device": result.device,
+        "gpu": gpu_name(),
     }

@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+import torch
 from django.core.management import CommandError, call_command
 
 from tests.videofactory import make_video
@@ -33,6 +34,10 @@ def test_bench_distill_prints_the_figures_last(project, labeled_frames, tmp_path
     assert result["distill"]["pseudo_frames"] == 12
     assert result["student"]["gflop_per_frame"] < result["teacher"]["gflop_per_frame"]
     assert (tmp_path / "saved" / "student.zip").is_file()
+    # the analysis path of the machine: the GPU runner (and its in-memory figure) on CUDA only
+    cuda = torch.cuda.is_available()
+    assert result["fps_runner"] == ("cuda" if cuda else "onnxruntime")
+    assert (result["student_fps_decoded_frames"] is not None) == cuda
 
     # Figures again for the saved networks, without training.
     again = io.StringIO()

@@ -35,6 +35,8 @@ def test_bench_infer_prints_the_figures_last(project, labeled_frames, tmp_path):
     assert set(result["fps_by_backend"]) == set(backends.split(","))
     # float32 ONNX Runtime is the same network: its keypoints equal eager's
     assert result["max_abs_diff_px_by_backend"]["onnxruntime"] < 0.01
+    assert result["median_distance_px_by_backend"]["onnxruntime"] < 0.01
+    assert result["fps_decoded_frames_by_backend"] == {}  # CPU backends: video decoding counted
     assert result["max_abs_diff_px"] <= 0.5
     assert result["fastest_backend"] in result["fps_by_backend"]
     assert set(result["fps_by_workers"]) == {"1", "2"} and result["workers_speedup"] > 0
@@ -66,3 +68,37 @@ def test_a_dead_worker_process_fails_the_benchmark_instead_of_hanging(tmp_path):
     with pytest.raises(RuntimeError, match="worker process failed"):
         _parallel(1, "onnxruntime", {"onnx": str(tmp_path / "missing.onnx")}, cfg,
                   str(video.path), 8, 8, ["a", "b", "c", "d"])
+
+
+@pytest.mark.django_db
+def test_the_cuda_backend_is_refused_without_a_gpu_and_left_out_of_the_default(
+        project, tmp_path, monkeypatch):
+    from learning.analysis import bench_infer
+
+    monkeypatch.setattr(bench_infer.torch.cuda, "is_available", lambda: False)
+    assert "cuda" not in bench_infer._backends(None)
+    assert bench_infer._backends("torch,onnxruntime") == ["torch", "onnxruntime"]
+    video = make_video(tmp_path, n_frames=8)
+    with pytest.raises(SystemExit, match="needs a CUDA GPU"):
+        call_command("bench", "infer", "--project", project.name, "--video", str(video.path),
+                     "--backends", "torch,cuda")
+    monkeypatch.setattr(bench_infer.torch.cuda, "is_available", lambda: True)
+    assert bench_infer._backends(None)[-1] == "cuda"
+
+
+def test_decoded_frames_are_timed_on_batches_cycled_from_memory(tmp_path):
+    from learning.analysis.bench_infer import _decoded_fps
+    from learning.engine.export import TorchRunner
+
+    video = make_video(tmp_path, n_frames=40)
+    model, cfg = tiny_model(k=4, scale=0.5)
+    seen = []
+    inner = TorchRunner(model)
+
+    def runner(batch):
+        seen.append(len(batch))
+        return inner(batch)
+
+    fps = _decoded_fps(runner, cfg, str(video.path), 40, 4)
+    # eight batches of 4 frames kept in memory: one warm-up, then cycled until 40 are done
+    assert seen == [4] * 11 and fps > 0
