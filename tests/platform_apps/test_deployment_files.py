@@ -93,3 +93,20 @@ def test_default_database_is_sqlite_in_wal_mode(tmp_path):
                          capture_output=True, text=True, timeout=120, check=True).stdout.split()
     assert out[-3:] == ["sqlite", "wal", "30"]
     assert (tmp_path / "poseloop.sqlite3").exists()
+
+
+def test_the_gpu_checks_call_benchmarks_with_options_they_have():
+    """`.ci/gpu-checks` runs only on GPU machines (never in CI): its bench command lines must
+    still parse, so that a renamed option fails here and not during a short GPU lease."""
+    from django.core.management import load_command_class
+
+    script = (ROOT / ".ci" / "gpu-checks").read_text().replace("\\\n", " ")
+    command = load_command_class("poseloop", "bench")
+    parser = command.create_parser("manage.py", "bench")
+    lines = [line for line in script.splitlines() if "manage.py bench " in line]
+    assert {line.split("manage.py bench ")[1].split()[0] for line in lines} == {
+        "train", "infer", "distill"}
+    for line in lines:
+        args = line.split("manage.py bench ")[1].split(">")[0].replace('"', "").split()
+        args = [re.sub(r"\$\{?\w+(:-([^}]*))?\}?", lambda m: m.group(2) or "x", a) for a in args]
+        parser.parse_args(args)  # SystemExit (a failed test) on an unknown option
