@@ -144,13 +144,21 @@ class TorchRunner:
 
     `bf16`: False (float32), True (autocast over the whole network) or "backbone" (autocast over
     the backbone only; the head, which places the peaks, stays float32).
+
+    `pad_batches` (default: on CUDA): a batch smaller than the largest one seen of its image
+    size (a video's last batch) is padded with blank frames to that size and the padding's
+    outputs dropped, so every batch of a video has one shape and cuDNN does not plan its kernels
+    again for the last one.
+    The network runs in eval mode, so the real frames' outputs do not depend on the padding.
     """
 
     def __init__(
         self, model: PoseNet, *, channels_last: bool = False, bf16: bool | str = False,
-        device: str | torch.device = "cpu",
+        device: str | torch.device = "cpu", pad_batches: bool | None = None,
     ) -> None:
         self.device = torch.device(device)
+        self.pad_batches = self.device.type == "cuda" if pad_batches is None else pad_batches
+        self._rows: dict[tuple[int, ...], int] = {}  # the largest batch seen per image size
         self.channels_last = channels_last
         self.bf16 = bf16 is True
         if channels_last or bf16 == "backbone":
@@ -164,6 +172,13 @@ class TorchRunner:
         self.name = "torch" + ("-cl" if channels_last else "") + suffix
 
     def __call__(self, batch: np.ndarray) -> Outputs:
+        rows = len(batch)
+        if self.pad_batches:
+            size = batch.shape[1:]
+            self._rows[size] = most = max(self._rows.get(size, 0), rows)
+            if rows < most:
+                blank = np.zeros((most - rows, *size), dtype=batch.dtype)
+                batch = np.concatenate([batch, blank])
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
         x = x.permute(0, 3, 1, 2).float().div_(255)
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
@@ -172,8 +187,8 @@ class TorchRunner:
             self.device.type, dtype=torch.bfloat16, enabled=self.bf16
         ):
             heat_logits, locref = self.model(x)
-            heatmaps = torch.sigmoid(heat_logits.float())
-            locref = None if locref is None else locref.float()
+            heatmaps = torch.sigmoid(heat_logits[:rows].float())
+            locref = None if locref is None else locref[:rows].float()
         return heatmaps.cpu(), None if locref is None else locref.cpu()
 
 

@@ -10,7 +10,7 @@ import torch
 from learning.engine.config import AugmentConfig, ModelConfig, TrainConfig
 from learning.engine.data import PoseSample
 from learning.engine.distill import DistillConfig, distill, pseudo_label, pseudo_samples
-from learning.engine.export import TorchRunner
+from learning.engine.export import TorchRunner, gpu_runner
 from learning.engine.network import PoseNet
 from learning.engine.predict import predict_images
 from learning.engine.train import train
@@ -58,10 +58,15 @@ def test_the_analysis_runner_uses_the_gpu_with_an_fp32_head(tmp_path):
     torch.manual_seed(0)
     model = PoseNet(CFG).eval()
     batch = np.random.default_rng(0).integers(0, 255, (8, 128, 160, 3), dtype=np.uint8)
-    heat_gpu, _ = TorchRunner(model, channels_last=True, bf16="backbone", device="cuda")(batch)
+    runner = gpu_runner(model)
+    heat_gpu, _ = runner(batch)
     heat_cpu, _ = TorchRunner(model)(batch)
     assert heat_gpu.dtype == torch.float32 and heat_gpu.shape == heat_cpu.shape
     assert (heat_gpu - heat_cpu).abs().max() < 5e-2
+    # a video's short last batch runs padded to the batch size, its own rows returned
+    assert runner.pad_batches
+    heat_last, _ = runner(batch[:3])
+    assert heat_last.shape[0] == 3 and (heat_last - heat_gpu[:3]).abs().max() < 5e-2
 
 
 def test_a_student_distils_on_cuda(tmp_path):

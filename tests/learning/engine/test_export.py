@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import cv2
@@ -82,6 +83,24 @@ def test_channels_last_runner_matches_and_leaves_model_alone(images) -> None:
     got = _poses(TorchRunner(model, channels_last=True), cfg, images)
     assert np.abs(got[..., :2] - reference[..., :2]).max() <= TOLERANCE_PX
     assert model.heatmap.weight.is_contiguous()  # the caller's model was not converted
+
+
+def test_a_padding_runner_gives_the_last_short_batch_its_own_outputs(images) -> None:
+    model, cfg = tiny_model()
+    batch = np.stack([im[:64, :64] for im in images])  # six frames
+    plain = TorchRunner(copy.deepcopy(model))
+    padded = TorchRunner(model, pad_batches=True)
+    seen = []
+    padded.model.register_forward_hook(lambda _m, args, _o: seen.append(len(args[0])))
+    padded(batch)
+    heat, locref = padded(batch[:2])  # run as six rows, two returned
+    assert seen == [6, 6] and heat.shape[0] == 2 and locref is not None and locref.shape[0] == 2
+    want_heat, want_locref = plain(batch[:2])
+    assert torch.allclose(heat, want_heat, atol=1e-6)
+    assert torch.allclose(locref, want_locref, atol=1e-6)
+    assert not plain.pad_batches  # the default on the CPU; on CUDA it pads (test_cuda.py)
+    padded(batch[:1, :32, :32])  # another image size (tracked windows): its own largest batch
+    assert seen == [6, 6, 1]
 
 
 def _write_video(path: Path, n: int = 23, size: tuple[int, int] = (96, 64)) -> list[np.ndarray]:
