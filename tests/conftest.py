@@ -20,7 +20,8 @@ SHARED_DATA = Path(
 def pytest_collection_modifyitems(config, items):
     """Database-specific tests run on their database only: deselected (not skipped) elsewhere.
 
-    CI runs the suite twice, on PostgreSQL and on SQLite, so each of them runs somewhere.
+    CI runs the suite twice, on PostgreSQL and on SQLite, so each of them runs somewhere. Tests
+    marked `cuda` are skipped where PyTorch sees no CUDA GPU.
     """
     from django.conf import settings
 
@@ -33,6 +34,13 @@ def pytest_collection_modifyitems(config, items):
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+    gpu_tests = [item for item in items if item.get_closest_marker("cuda") is not None]
+    if gpu_tests:
+        import torch
+
+        if not torch.cuda.is_available():
+            for item in gpu_tests:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
 
 
 def uses_database(item) -> bool:

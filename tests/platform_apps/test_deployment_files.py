@@ -110,3 +110,10 @@ def test_the_gpu_checks_call_benchmarks_with_options_they_have():
         args = line.split("manage.py bench ")[1].split(">")[0].replace('"', "").split()
         args = [re.sub(r"\$\{?\w+(:-([^}]*))?\}?", lambda m: m.group(2) or "x", a) for a in args]
         parser.parse_args(args)  # SystemExit (a failed test) on an unknown option
+
+
+def test_the_gpu_checks_run_every_file_that_holds_cuda_tests():
+    script = (ROOT / ".ci" / "gpu-checks").read_text()
+    holding = {str(path.relative_to(ROOT)) for path in (ROOT / "tests").rglob("test_*.py")
+               if re.search(r"^(@|pytestmark = )pytest\.mark\.cuda$", path.read_text(), re.M)}
+    assert holding and all(name in script for name in holding), sorted(holding)

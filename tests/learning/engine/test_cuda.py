@@ -1,6 +1,7 @@
 """The GPU path: training, prediction and analysis on CUDA with mixed precision.
 
-Runs only where `torch.cuda.is_available()`; skipped (not failed) on CPU-only machines.
+Marked `cuda`: runs only where `torch.cuda.is_available()`; skipped (not failed) on CPU-only
+machines (tests/conftest.py). The benchmarks' GPU paths are tested beside their CPU tests.
 """
 
 import numpy as np
@@ -16,7 +17,7 @@ from learning.engine.predict import predict_images
 from learning.engine.train import train
 from videos.synthetic import write_images
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = pytest.mark.cuda
 
 CFG = ModelConfig(num_keypoints=4, backbone="resnet18", head_channels=32, pretrained=None)
 
@@ -82,45 +83,3 @@ def test_a_student_distils_on_cuda(tmp_path):
     result = distill(samples[4:], pseudo, student, _train_cfg(val_fraction=0.2), cfg)
     assert result.device.startswith("cuda") and result.epochs == 2
 
-
-@pytest.mark.django_db
-def test_bench_infer_times_the_gpu_analysis_path(project, tmp_path):
-    import io
-    import json
-
-    from django.core.management import call_command
-
-    from learning.engine.checkpoint import save_checkpoint
-    from tests.learning.engine.test_export import tiny_model
-    from tests.videofactory import make_video
-
-    video = make_video(tmp_path, n_frames=40)
-    model, cfg = tiny_model(k=4, scale=0.5)
-    checkpoint = tmp_path / "model.pt"
-    save_checkpoint(str(checkpoint), model, cfg, project.bodypart_names())
-    out = io.StringIO()
-    call_command("bench", "infer", "--project", project.name, "--video", str(video.path),
-                 "--frames", "32", "--batch", "16", "--workers", "1", "--backends",
-                 "torch,cuda", "--checkpoint", str(checkpoint), stdout=out)
-    result = json.loads(out.getvalue().strip().splitlines()[-1])
-    assert set(result["fps_by_backend"]) == {"torch", "cuda"}
-    assert result["fps_decoded_frames_by_backend"]["cuda"] > 0
-    # bf16 backbone: the few points whose random-weight peaks are near-tied may move (104 px
-    # on an H200); the rest stay in place
-    assert result["median_distance_px_by_backend"]["cuda"] < 0.5
-    assert result["gpu"] == torch.cuda.get_device_name()
-
-
-def test_distillation_times_students_on_the_gpu_runner(tmp_path, monkeypatch):
-    from learning.engine import export
-    from learning.training import bench_distill
-    from tests.videofactory import make_video
-
-    used = []
-    monkeypatch.setattr(bench_distill, "gpu_runner",
-                        lambda model: used.append(model) or export.gpu_runner(model))
-    video = make_video(tmp_path, n_frames=24)
-    model = PoseNet(CFG).eval()
-    fps = bench_distill._fps(model, CFG, str(video.path), 24, 8, ["a", "b", "c", "d"],
-                             str(tmp_path), "student")
-    assert used == [model] and fps > 0
