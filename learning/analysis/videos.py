@@ -40,7 +40,6 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 import numpy as np
-import torch
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -60,9 +59,9 @@ from learning.analysis.multi import (
     track_summary,
     write_multi_files,
 )
-from learning.engine.export import OnnxRunner, Runner, TorchRunner, export_onnx, gpu_runner
+from learning.engine.backends import analysis_runner
+from learning.engine.export import Runner
 from learning.engine.multi.video import analyze_video_animals
-from learning.engine.quantize import quantize_onnx_int8, video_calibration
 from learning.engine.tracking import TrackingConfig, analyze_video_tracked
 from learning.engine.video import analyze_video
 from learning.formats.pose_table import (
@@ -318,13 +317,9 @@ def _load(job: Job) -> tuple[Video, ModelVersion, list[str]]:
 
 def make_runner(version: ModelVersion, *, int8_video: str | None = None
                 ) -> tuple[Runner, Any]:
-    """The version's network: eager channels-last on CUDA; on the CPU, ONNX Runtime (same
-    keypoints within 0.0001 px, 1.6x the frames per second of eager channels-last on openfield),
-    falling back to eager if the export or onnxruntime fails.
-
-    `int8_video` (CPU only, opt-in): an int8 backbone calibrated on frames of that video
-    (`engine.quantize`; ~1.4x faster, same test error on openfield, but a point the model is
-    unsure of can land elsewhere); float ONNX Runtime if quantisation fails.
+    """The version's network and config on this machine's analysis runner
+    (`engine.backends.analysis_runner`: the GPU where CUDA is present, else ONNX Runtime);
+    `int8_video` (CPU only, opt-in) quantises its backbone on frames of that video.
 
     Float runners are cached per version in this process (RUNNER_CACHE_SIZE); int8 ones are
     calibrated on each chunk's video file and built every time."""
@@ -345,23 +340,7 @@ def make_runner(version: ModelVersion, *, int8_video: str | None = None
 
 def _build_runner(version: ModelVersion, int8_video: str | None) -> tuple[Runner, Any]:
     model, cfg = loaded_model(version)
-    if torch.cuda.is_available():
-        return gpu_runner(model), cfg
-    threads = torch.get_num_threads()
-    try:
-        with tempfile.TemporaryDirectory(prefix="poseloop-onnx-") as tmp:
-            path = export_onnx(model, cfg, os.path.join(tmp, "model.onnx"))
-            if int8_video is not None:
-                try:
-                    int8 = quantize_onnx_int8(path, os.path.join(tmp, "int8.onnx"),
-                                              video_calibration(int8_video, cfg))
-                    return OnnxRunner(int8, threads=threads), cfg
-                except Exception:  # noqa: BLE001 - fall back to float32
-                    logger.exception("int8 quantisation failed for model %s", version.pk)
-            return OnnxRunner(path, threads=threads), cfg  # loaded into memory
-    except Exception:  # noqa: BLE001 - any failure here only costs speed
-        logger.exception("ONNX Runtime unavailable for model %s; using PyTorch", version.pk)
-        return TorchRunner(model, channels_last=True), cfg
+    return analysis_runner(model, cfg, int8_video=int8_video, name=f"model {version.pk}"), cfg
 
 
 def analyze_chunk(

@@ -24,9 +24,10 @@ import torch
 from django.core.management.base import CommandError
 
 from learning.analysis.bench_infer import _decoded_fps, _end_to_end, _frame_count
+from learning.engine.backends import analysis_runner
 from learning.engine.config import ModelConfig
 from learning.engine.distill import DistillConfig, distill, student_config
-from learning.engine.export import OnnxRunner, Runner, export_onnx, gpu_runner
+from learning.engine.export import OnnxRunner, gpu_runner
 from learning.engine.network import PoseNet
 from learning.engine.realtime import RealtimePose, latency_ms
 from learning.engine.train import TrainProgress, gpu_name
@@ -121,19 +122,17 @@ def _overrides(options: dict[str, Any]) -> dict[str, Any]:
 
 
 def _fps(model: PoseNet, cfg: ModelConfig, video: str, frames: int, batch: int,
-         bodyparts: list[str], tmp: str, name: str) -> float:
-    """Whole-frame end-to-end frames/s on the analysis path (after one warm-up batch): the GPU
-    runner where CUDA is present, else ONNX Runtime on the CPU."""
-    runner: Runner
-    if torch.cuda.is_available():
-        runner = gpu_runner(model)
-    else:
-        runner = OnnxRunner(export_onnx(model, cfg, os.path.join(tmp, f"{name}.onnx")),
-                            threads=torch.get_num_threads())
+         bodyparts: list[str], tmp: str) -> tuple[float, str]:
+    """Whole-frame end-to-end frames/s on the analysis path (`engine.backends.analysis_runner`:
+    the GPU runner where CUDA is present, else ONNX Runtime), after one warm-up batch, and
+    the runner that ran ("cuda", "onnxruntime" or, after a failed export, "pytorch")."""
+    runner = analysis_runner(model, cfg)
     _end_to_end(runner, cfg, video, 0, min(batch, frames), batch, tmp, bodyparts)
     started = time.perf_counter()
     _end_to_end(runner, cfg, video, 0, frames, batch, tmp, bodyparts)
-    return frames / (time.perf_counter() - started)
+    name = ("onnxruntime" if isinstance(runner, OnnxRunner)
+            else "cuda" if torch.cuda.is_available() else "pytorch")
+    return frames / (time.perf_counter() - started), name
 
 
 def _in_memory_fps(model: PoseNet, cfg: ModelConfig, video: str, frames: int, batch: int
@@ -177,7 +176,7 @@ def _distilled(teacher: PoseNet, teacher_cfg: ModelConfig, data: ProjectDataset,
                dcfg: DistillConfig, project: Project, options: dict[str, Any], tmp: str,
                stdout: TextIO, show: Any) -> tuple[PoseNet, ModelConfig, Any, list, float]:
     """The teacher labels the videos' frames, then the student is distilled."""
-    runner = OnnxRunner(export_onnx(teacher, teacher_cfg, os.path.join(tmp, "teacher.onnx")))
+    runner = analysis_runner(teacher, teacher_cfg)  # what the platform's distillation uses
     pseudo, label_s = pseudo_labeled(runner, teacher_cfg, project_videos(project), dcfg, tmp)
     stdout.write(f"teacher labelled {len(pseudo)} frames in {label_s:.0f} s\n")
     scfg = student_config(teacher_cfg, dcfg, pretrained_weights(dcfg.backbone))
@@ -244,11 +243,10 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         path = str(Path(video.source_path) if video.source_path else Path(video.file.path))
         frames = options["fps_frames"] or _frame_count(path)
         frames = min(frames, video.frame_count)
-        fps_runner = "cuda" if torch.cuda.is_available() else "onnxruntime"
-        fps_teacher = _fps(teacher, teacher_cfg, path, frames, options["batch"], bodyparts,
-                           tmp, "teacher-fps")
-        fps_student = _fps(student, scfg, path, frames, options["batch"], bodyparts, tmp,
-                           "student-fps")
+        fps_teacher, _ = _fps(teacher, teacher_cfg, path, frames, options["batch"], bodyparts,
+                              tmp)
+        fps_student, fps_runner = _fps(student, scfg, path, frames, options["batch"], bodyparts,
+                                       tmp)
         stdout.write(f"whole frames end to end ({fps_runner}, batch {options['batch']}): "
                      f"teacher {fps_teacher:.1f} fps, student {fps_student:.1f} fps\n")
         in_memory = _in_memory_fps(student, scfg, path, frames, options["batch"])

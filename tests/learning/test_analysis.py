@@ -14,6 +14,7 @@ from django.core.management import call_command
 from jobs.models import Job, JobStatus
 from learning.analysis import videos as analysis
 from learning.analysis.labeled_video import draw_pose, render_frame_png, render_video
+from learning.engine import backends
 from learning.formats.pose_table import read_pose_table
 from learning.models import CurrentModel
 from learning.tasks import analyze_video_task
@@ -81,7 +82,7 @@ def test_chunked_result_equals_one_pass(setup, tracking):
 
 @pytest.mark.compute
 def test_int8_analysis_is_chunk_invariant_close_to_float_and_recorded(setup, monkeypatch):
-    monkeypatch.setattr(analysis.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(backends.torch.cuda, "is_available", lambda: False)
     one = _run(setup["video"], setup["version"], chunk_frames=1000, batch_size=8, int8=True)
     chunked = _run(setup["video"], setup["version"], chunk_frames=10, batch_size=8, int8=True)
     assert one.status == chunked.status == JobStatus.SUCCEEDED, (one.error, chunked.error)
@@ -103,12 +104,12 @@ def test_int8_analysis_is_chunk_invariant_close_to_float_and_recorded(setup, mon
 def test_int8_falls_back_to_float_when_quantisation_fails(setup, monkeypatch):
     from learning.engine.export import OnnxRunner
 
-    monkeypatch.setattr(analysis.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(backends.torch.cuda, "is_available", lambda: False)
 
     def broken(*args, **kwargs):
         raise RuntimeError("no quantiser here")
 
-    monkeypatch.setattr(analysis, "quantize_onnx_int8", broken)
+    monkeypatch.setattr(backends, "quantize_onnx_int8", broken)
     runner, _ = analysis.make_runner(setup["version"], int8_video=str(setup["clip"].path))
     assert isinstance(runner, OnnxRunner)
 
@@ -306,7 +307,7 @@ def test_analyze_refuses_a_model_of_another_project(project, users, setup, as_us
 def test_cpu_analysis_runs_onnx_runtime_and_falls_back_to_pytorch(setup, monkeypatch):
     from learning.engine.export import OnnxRunner, TorchRunner
 
-    monkeypatch.setattr(analysis.torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(backends.torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(analysis, "_runners", type(analysis._runners)())
     runner, _ = analysis.make_runner(setup["version"])
     assert isinstance(runner, OnnxRunner)
@@ -314,7 +315,7 @@ def test_cpu_analysis_runs_onnx_runtime_and_falls_back_to_pytorch(setup, monkeyp
     def broken(*args, **kwargs):
         raise RuntimeError("no exporter here")
 
-    monkeypatch.setattr(analysis, "export_onnx", broken)
+    monkeypatch.setattr(backends, "export_onnx", broken)
     analysis._runners.clear()
     runner, _ = analysis.make_runner(setup["version"])
     assert isinstance(runner, TorchRunner)

@@ -58,7 +58,7 @@ def test_bench_distill_needs_a_video(project, labeled_frames):
 
 @pytest.mark.cuda
 def test_distillation_times_students_on_the_gpu_runner(tmp_path, monkeypatch):
-    from learning.engine import export
+    from learning.engine import backends, export
     from learning.engine.config import ModelConfig
     from learning.engine.network import PoseNet
     from learning.training import bench_distill
@@ -66,10 +66,10 @@ def test_distillation_times_students_on_the_gpu_runner(tmp_path, monkeypatch):
     cfg = ModelConfig(num_keypoints=4, backbone="mobilenet_v3_small", head_channels=16,
                       pretrained=None)
     used = []
-    monkeypatch.setattr(bench_distill, "gpu_runner",
+    monkeypatch.setattr(backends, "gpu_runner",
                         lambda model: used.append(model) or export.gpu_runner(model))
     video = make_video(tmp_path, n_frames=24)
     model = PoseNet(cfg).eval()
-    fps = bench_distill._fps(model, cfg, str(video.path), 24, 8, ["a", "b", "c", "d"],
-                             str(tmp_path), "student")
-    assert used == [model] and fps > 0
+    fps, runner = bench_distill._fps(model, cfg, str(video.path), 24, 8, ["a", "b", "c", "d"],
+                                     str(tmp_path))
+    assert used == [model] and fps > 0 and runner == "cuda"
