@@ -149,6 +149,10 @@ class TrainConfig:
     min(ema_decay, (1 + step) / (10 + step)) so the average does not drag early epochs.
     `mixed_precision` runs forward passes under bf16 `torch.autocast` on CUDA (the loss is taken
     in float32); it changes nothing on the CPU.
+    `temporal_weight` > 0 adds `temporal.temporal_loss` on `temporal_pairs` pairs of unlabeled
+    consecutive frames a step (passed to `train.train` as `frame_pairs`): a part whose
+    prediction moves more than `temporal_margin_px` (network-input pixels) between the two
+    frames is pulled back, in units of `sigma_px`.
     """
 
     max_epochs: int = 1000
@@ -168,6 +172,9 @@ class TrainConfig:
     select_by: str = "val_rmse"
     ema_decay: float = 0.99
     mixed_precision: bool = True
+    temporal_weight: float = 0.0
+    temporal_margin_px: float = 3.0
+    temporal_pairs: int = 2
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
     def __post_init__(self) -> None:
@@ -180,6 +187,9 @@ class TrainConfig:
         _require(self.num_workers >= 0, "num_workers must be >= 0")
         _require(self.select_by in SELECT_BY, f"select_by must be one of {SELECT_BY}")
         _require(0.0 <= self.ema_decay < 1.0, "ema_decay must be in [0, 1)")
+        _require(self.temporal_weight >= 0 and self.temporal_margin_px >= 0,
+                 "temporal_weight and temporal_margin_px must be >= 0")
+        _require(self.temporal_pairs >= 1, "temporal_pairs must be >= 1")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

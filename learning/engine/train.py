@@ -7,7 +7,7 @@ import dataclasses
 import logging
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +23,13 @@ from learning.engine.decode import decode
 from learning.engine.loss import pose_loss
 from learning.engine.network import PoseNet, build_model
 from learning.engine.targets import make_targets
+from learning.engine.temporal import (
+    FramePairs,
+    endless_pairs,
+    frozen_norm_statistics,
+    soft_keypoints,
+    temporal_loss,
+)
 from learning.engine.transfer import transferred_model
 
 logger = logging.getLogger(__name__)
@@ -171,6 +178,7 @@ class _Counters:
     images: int = 0
     data_s: float = 0.0
     compute_s: float = 0.0
+    temporal: list[float] = field(default_factory=list)  # this epoch's temporal losses
 
 
 def _train_epoch(
@@ -184,8 +192,10 @@ def _train_epoch(
     counters: _Counters,
     should_stop: Callable[[], bool] | None,
     ema: AveragedModel | None = None,
+    pairs: Iterator[dict[str, torch.Tensor]] | None = None,
 ) -> tuple[list[float], bool]:
-    """One pass over `loader`; returns the step losses and whether the time budget ran out."""
+    """One pass over `loader`; returns the step losses and whether the time budget ran out.
+    With `pairs` (batches of `temporal.FramePairs`), each step adds the temporal loss."""
     budget_s = train_cfg.max_minutes * 60.0
     total_steps = max(1, train_cfg.max_epochs * len(loader))
     stride = model_cfg.heatmap_stride
@@ -213,8 +223,12 @@ def _train_epoch(
         loss, _ = pose_loss(
             heat_logits, locref, targets, train_cfg.locref_loss_weight
         )
+        total = loss
+        if pairs is not None:  # the history's train_loss stays the pose loss
+            total = loss + _temporal_term(model, next(pairs), model_cfg, train_cfg, device,
+                                          memory_format, counters)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        total.backward()
         optimizer.step()
         if ema is not None:
             ema.update_parameters(model)
@@ -226,6 +240,22 @@ def _train_epoch(
         if fetch_start - counters.start >= budget_s:
             return losses, True
     return losses, False
+
+
+def _temporal_term(model: PoseNet, batch: dict[str, torch.Tensor], model_cfg: ModelConfig,
+                   train_cfg: TrainConfig, device: torch.device,
+                   memory_format: torch.memory_format, counters: _Counters) -> torch.Tensor:
+    """temporal_weight x the temporal loss of one batch of frame pairs (in sigmas)."""
+    n = batch["a"].shape[0]
+    images = torch.cat([batch["a"], batch["b"]]).to(device, non_blocking=True).float().div_(255)
+    with autocast(device, train_cfg), frozen_norm_statistics(model):
+        heat_logits, locref = model(images.contiguous(memory_format=memory_format))
+    xy, confidence = soft_keypoints(heat_logits, locref, model_cfg.heatmap_stride,
+                                    model_cfg.locref_scale_px)
+    value = temporal_loss(xy[:n], xy[n:], confidence[:n], confidence[n:],
+                          train_cfg.temporal_margin_px) / model_cfg.sigma_px
+    counters.temporal.append(float(value.detach()))
+    return train_cfg.temporal_weight * value
 
 
 def train(
@@ -240,6 +270,7 @@ def train(
     checkpoint_path: str | None = None,
     keypoint_names: Sequence[str] | None = None,
     init_mapping: Mapping[str, str | None] | None = None,
+    frame_pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> TrainResult:
     """Train a PoseNet and keep the epoch with the best validation score (`select_by`).
 
@@ -252,7 +283,12 @@ def train(
     is written atomically to `checkpoint_path` whenever it improves. Raises TrainingCancelled when
     `should_stop()` (polled every step) returns True. Samples with `channels` (multi-peak
     channels, see `data.PoseSample`) must all have them and need select_by "val_loss" or "last".
+    `frame_pairs`: unlabeled consecutive RGB frames (t, t+1) for `train_cfg.temporal_weight`
+    (ValueError when the weight is set without them); each epoch's history then has
+    "temporal_loss".
     """
+    if train_cfg.temporal_weight > 0 and not frame_pairs:
+        raise ValueError("temporal_weight needs frame_pairs (unlabeled consecutive frames)")
     train_samples, val_samples = _check_and_split(train_samples, val_samples, model_cfg, train_cfg)
     device = resolve_device(train_cfg.device)
     if train_cfg.num_threads:
@@ -264,7 +300,8 @@ def train(
     torch.set_flush_denormal(True)
     try:
         return _fit(train_samples, val_samples, model_cfg, train_cfg, device, init_checkpoint,
-                    progress, should_stop, checkpoint_path, keypoint_names, init_mapping)
+                    progress, should_stop, checkpoint_path, keypoint_names, init_mapping,
+                    frame_pairs)
     finally:
         torch.set_flush_denormal(False)
 
@@ -281,10 +318,17 @@ def _fit(
     checkpoint_path: str | None,
     keypoint_names: Sequence[str] | None,
     init_mapping: Mapping[str, str | None] | None = None,
+    frame_pairs: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> TrainResult:
     """The training loop of `train` (arguments already checked and split)."""
     memory_format = torch.channels_last if train_cfg.channels_last else torch.contiguous_format
     loader, val_ds = _make_data(train_samples, val_samples, model_cfg, train_cfg)
+    pairs = None
+    if train_cfg.temporal_weight > 0 and frame_pairs:
+        pairs = endless_pairs(
+            FramePairs(frame_pairs, model_cfg.input_scale, loader.dataset.size,  # type: ignore
+                       seed=train_cfg.seed),
+            train_cfg.temporal_pairs, train_cfg.seed)
     model = _init_model(model_cfg, init_checkpoint, keypoint_names, init_mapping)
     model = model.to(device, memory_format=memory_format)
     optimizer = torch.optim.AdamW(
@@ -302,7 +346,7 @@ def _fit(
     for epoch in range(1, train_cfg.max_epochs + 1):
         losses, out_of_time = _train_epoch(
             model, loader, optimizer, model_cfg, train_cfg, device, memory_format, counters,
-            should_stop, ema,
+            should_stop, ema, pairs,
         )
         val = _validate(kept, val_ds, model_cfg, train_cfg, device, memory_format)
         elapsed = time.perf_counter() - counters.start
@@ -312,7 +356,9 @@ def _fit(
             "epoch": epoch, "step": counters.step, "train_loss": train_loss, "val_loss": val_loss,
             "val_rmse_px": val[1] if val else None, "lr": optimizer.param_groups[0]["lr"],
             "elapsed_s": elapsed,
+            **({"temporal_loss": float(np.mean(counters.temporal))} if counters.temporal else {}),
         })
+        counters.temporal.clear()
         score = _score(val, train_cfg.select_by, epoch)
         if score < best_score:
             best_score, best_epoch, best_val = score, epoch, val

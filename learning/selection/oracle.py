@@ -72,12 +72,14 @@ from learning.geometry.session import calibrate_files
 from learning.selection import replay_files
 from learning.selection.replay_files import pyplot, seeds_label, write_rows_csv
 from learning.selection.views3d import disagreeing_views, pick_frames, score_views
+from videos.sampling import consecutive_pairs
 
 SINGLE_VIEW_STRATEGIES: tuple[str, ...] = ("random", "kmeans", "uncertainty", "hybrid")
 # "views3d" needs multi-camera data (see the module docstring).
 STRATEGIES: tuple[str, ...] = (*SINGLE_VIEW_STRATEGIES, "views3d")
 WARM_STARTS: tuple[str, ...] = ("previous", "round0", "none")
 TEST_SPLIT_SEED = 20240601
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 Log = Callable[[str], None]
 
 
@@ -118,6 +120,12 @@ class ReplayConfig:
     init_from: str | None = None
     # Where every round trains and predicts: "auto" picks CUDA when present (engine.config).
     device: str = "auto"
+    # Issue 19 item 3: > 0 adds the temporal-consistency loss (engine.temporal) on
+    # `temporal_pool` pairs of consecutive frames of `temporal_video` (default: the project's
+    # videos/ folder's first video) to every training, at this weight.
+    temporal_weight: float = 0.0
+    temporal_video: str | None = None
+    temporal_pool: int = 256
 
     def __post_init__(self) -> None:
         unknown = set(self.strategies) - set(STRATEGIES)
@@ -138,6 +146,10 @@ class ReplayConfig:
             raise ValueError("test_fraction must be in (0, 1) and minutes_per_round > 0")
         if self.init_from is not None and not os.path.isfile(self.init_from):
             raise ValueError(f"init_from: no such file {self.init_from}")
+        if self.temporal_weight < 0 or self.temporal_pool < 1:
+            raise ValueError("temporal_weight must be >= 0 and temporal_pool >= 1")
+        if self.temporal_video is not None and not os.path.isfile(self.temporal_video):
+            raise ValueError(f"temporal_video: no such file {self.temporal_video}")
 
 
 # The CI configuration (~2-3 min on 2 CPU cores) and the one used for the report.
@@ -283,6 +295,23 @@ def load_data(path: str | Path, cfg: ReplayConfig, out: Path) -> OracleData:
     return load_oracle_data(path)
 
 
+def temporal_frames(project_dir: str | Path, cfg: ReplayConfig
+                    ) -> list[tuple[np.ndarray, np.ndarray]] | None:
+    """The unlabeled frame pairs of `cfg.temporal_weight` (None when it is 0): from
+    `cfg.temporal_video`, else the first video in the project's videos/ folder."""
+    if cfg.temporal_weight <= 0:
+        return None
+    video = cfg.temporal_video
+    if video is None:
+        folder = Path(project_dir) / "videos"
+        found = sorted(p for p in folder.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+        if not found:
+            raise ValueError(f"temporal_weight needs a video: none in {folder}; "
+                             "give temporal_video")
+        video = str(found[0])
+    return consecutive_pairs(video, cfg.temporal_pool, seed=TEST_SPLIT_SEED)
+
+
 def checkpoint_file(path: str, workdir: str) -> str:
     """An engine checkpoint's path from `path`: a .pt checkpoint as it is, or a zoo bundle
     (.zip holding model.pt and zoo.json) whose model.pt is extracted into `workdir`."""
@@ -321,9 +350,11 @@ class _Replay:
     """One dataset's replay state: cached images, configs, the output rows."""
 
     def __init__(self, data: OracleData, cfg: ReplayConfig, workdir: str, log: Log,
-                 partial: Path | None = None) -> None:
+                 partial: Path | None = None,
+                 frame_pairs: list[tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.data, self.cfg, self.workdir, self.log = data, cfg, workdir, log
         self.partial = partial
+        self.frame_pairs = frame_pairs
         self.images: dict[int, np.ndarray] = {}
         self.pool, self.test = split_test(len(data.samples), cfg.test_fraction, data.groups)
         self.model_cfg = ModelConfig(
@@ -345,7 +376,8 @@ class _Replay:
         return replay_train_config(n_labeled, steps=steps, minutes=self.cfg.minutes_per_round,
                                    seed=seed, lr=self.cfg.lr, threads=self.cfg.threads,
                                    device=self.cfg.device,
-                                   flip_pairs=self.data.flip_pairs)
+                                   flip_pairs=self.data.flip_pairs,
+                                   temporal_weight=self.cfg.temporal_weight)
 
     def fit(self, labeled: list[int], seed: int, init: str | None, tag: str,
             steps: int | None = None) -> tuple[PoseNet, str, float]:
@@ -355,7 +387,8 @@ class _Replay:
         result = train(samples, None, with_animal_prior(self.model_cfg, samples),
                        self.train_cfg(seed, len(labeled), steps or self.cfg.steps_per_round),
                        init_checkpoint=init or self.cfg.init_from,
-                       checkpoint_path=path, keypoint_names=self.data.keypoint_names)
+                       checkpoint_path=path, keypoint_names=self.data.keypoint_names,
+                       frame_pairs=self.frame_pairs)
         return result.model, path, result.seconds
 
     def frame_errors(self, model: PoseNet, rows: list[int]) -> np.ndarray:
@@ -567,7 +600,7 @@ def write_outputs(rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: 
 def replay_train_config(n_labeled: int, *, steps: int | None, minutes: float, seed: int,
                         lr: float, threads: int | None,
                         flip_pairs: tuple[tuple[int, int], ...],
-                        device: str = "auto") -> TrainConfig:
+                        device: str = "auto", temporal_weight: float = 0.0) -> TrainConfig:
     """The replay's training recipe: `steps` optimiser steps rounded up to whole epochs
     (batch size of TrainConfig, last partial batch dropped), else a `minutes` budget."""
     epochs = 100_000
@@ -577,6 +610,7 @@ def replay_train_config(n_labeled: int, *, steps: int | None, minutes: float, se
         minutes, epochs = 24 * 60.0, max(1, -(-steps // per_epoch))
     return TrainConfig(max_minutes=minutes, max_epochs=epochs, val_fraction=0.0, seed=seed,
                        device=device, lr=lr, num_threads=threads,
+                       temporal_weight=temporal_weight,
                        augment=AugmentConfig(flip_pairs=flip_pairs))
 
 
@@ -617,7 +651,7 @@ def replay(project_dir: str | Path, cfg: ReplayConfig, out_dir: str | Path,
     partial = out / "results.partial.jsonl"
     partial.unlink(missing_ok=True)
     with tempfile.TemporaryDirectory(prefix="poseloop-oracle-") as workdir:
-        state = _Replay(data, cfg, workdir, log, partial)
+        state = _Replay(data, cfg, workdir, log, partial, temporal_frames(project_dir, cfg))
         log(f"[{data.name}] {len(data.samples)} frames: pool {len(state.pool)}, "
             f"test {len(state.test)}; strategies {', '.join(cfg.strategies)}")
         if state.transfer is not None:

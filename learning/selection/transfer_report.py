@@ -99,9 +99,11 @@ def labels_to_reach(points: Curve, target: float) -> float | None:
 
 
 def compare(scratch_dir: str | Path, transfer_dir: str | Path, plot: str | Path, *,
-            title: str = "", strategy: str = "random") -> dict[str, Any]:
+            title: str = "", strategy: str = "random",
+            names: tuple[str, str] = ("from scratch", "transfer")) -> dict[str, Any]:
     """Scratch vs transfer on one dataset (the seeds complete in both runs): write the plot
-    and return the figures."""
+    and return the figures. Any two replays of one dataset compare the same way (`names`: the
+    arms' names in the plot; the figures keep the keys scratch/transfer)."""
     scratch_rows, transfer_rows = read_rows(scratch_dir), read_rows(transfer_dir)
     # the same seeds in both arms: a seed fixes the initial frames and the frames added
     seeds = {str(r["seed"]) for r in scratch_rows} & {str(r["seed"]) for r in transfer_rows}
@@ -135,17 +137,17 @@ def compare(scratch_dir: str | Path, transfer_dir: str | Path, plot: str | Path,
         "plot": str(plot),
     }
     _plot(scratch, transfer, target, reach, Path(plot),
-          title or f"{figures['dataset']}: scratch vs transfer")
+          title or f"{figures['dataset']}: {names[0]} vs {names[1]}", names)
     return figures
 
 
 def _plot(scratch: Curve, transfer: Curve, target: float, reach: float | None, path: Path,
-          title: str) -> None:
+          title: str, names: tuple[str, str]) -> None:
     plt = pyplot()
     means = [p[1] for p in [*scratch, *transfer]]
     log = min(means) > 0 and max(means) / min(means) > 5
     fig, ax = plt.subplots(figsize=(6, 4), dpi=120)
-    for name, points in (("from scratch", scratch), ("transfer", transfer)):
+    for name, points in ((names[0], scratch), (names[1], transfer)):
         labels = np.array([p[0] for p in points], dtype=float)
         mean = np.array([p[1] for p in points])
         sd = np.array([p[2] for p in points])
@@ -154,12 +156,12 @@ def _plot(scratch: Curve, transfer: Curve, target: float, reach: float | None, p
         low = np.maximum(mean - sd, mean / 3) if log else mean - sd
         ax.fill_between(labels, low, mean + sd, alpha=0.15)
     ax.axhline(target, color="grey", linestyle="--", linewidth=1,
-               label=f"scratch at {scratch[-1][0]} labels: {target:.1f} px")
+               label=f"{names[0]} at {scratch[-1][0]} labels: {target:.1f} px")
     if reach is not None:
         ax.plot([reach], [target], marker="x", color="black", markersize=9,
-                label=f"transfer reaches it at {reach:.1f} labels")
+                label=f"{names[1]} reaches it at {reach:.1f} labels")
     else:
-        ax.plot([], [], " ", label=f"transfer: not reached within {scratch[-1][0]} labels")
+        ax.plot([], [], " ", label=f"{names[1]}: not reached within {scratch[-1][0]} labels")
     finish_rmse_axes(ax, title, log, legend_size=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -269,7 +269,9 @@ def _check_overrides(project: Project, overrides: dict[str, Any]) -> dict[str, A
             TopDownConfig.from_dict(dict(overrides.get("model") or {}))
         else:
             model_config_for(project, 1, overrides.get("model"))
-            train_config_for(1.0, 1, (), overrides.get("train"))
+            if train_config_for(1.0, 1, (), overrides.get("train")).temporal_weight > 0:
+                raise ValueError("temporal_weight is an experiment of replay_oracle "
+                                 "(docs/benchmarks.md); project training does not use it")
     except (ValueError, TypeError) as exc:
         raise ValidationError({"overrides": str(exc)}) from None
     return overrides

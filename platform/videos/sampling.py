@@ -112,6 +112,29 @@ def pick_random(frame_count: int, n: int, seed: int, exclude: Iterable[int] = ()
     return sorted(rng.choice(available, size=n, replace=False).tolist())
 
 
+def consecutive_pairs(path: str | Path, n: int, seed: int, frame_count: int | None = None
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to n random pairs of consecutive frames (t, t + 1) of a video as uint8 RGB, no two
+    pairs sharing a frame; seeded. Unlabeled material for the temporal-consistency loss
+    (`engine.temporal`). FrameReadError if the video cannot be read at all."""
+    if frame_count is None:
+        cap = cv2.VideoCapture(str(path))
+        frame_count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        cap.release()
+    starts = np.arange(0, max(0, frame_count - 1), 2)  # even starts: pairs never overlap
+    if starts.size > n:
+        starts = np.sort(np.random.default_rng(seed).choice(starts, size=n, replace=False))
+    wanted = [int(i) for t in starts for i in (t, t + 1)]
+    frames: list[np.ndarray] = []
+    try:
+        for _, frame in iter_frames(path, wanted):
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    except FrameReadError:
+        if not frames:  # a container's frame count can overstate what decodes
+            raise
+    return list(zip(frames[::2], frames[1::2], strict=False))
+
+
 def thumbnails(
     path: str | Path, indices: Iterable[int], thumb: tuple[int, int] = (32, 24)
 ) -> np.ndarray:

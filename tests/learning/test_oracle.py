@@ -179,3 +179,40 @@ def test_replay_trains_where_the_device_option_says():
     assert _replay_state(device="cpu").train_cfg(0, 20, None).device == "cpu"
     with pytest.raises(ValueError, match="device"):
         ReplayConfig(device="tpu")
+
+
+def test_a_replay_with_the_temporal_loss_trains_on_the_videos_frame_pairs(shared_data, tmp_path,
+                                                                           capsys, monkeypatch):
+    from learning.engine import train as engine_train
+
+    seen = []
+    real = engine_train._temporal_term
+
+    def spy(model, batch, *args):
+        seen.append(tuple(batch["a"].shape))
+        return real(model, batch, *args)
+
+    monkeypatch.setattr(engine_train, "_temporal_term", spy)
+    call_command("replay_oracle", str(shared_data / "openfield"), "--preset", "tiny",
+                 "--strategies", "random", "--temporal-weight", "0.1", "--temporal-pool", "6",
+                 "--out", str(tmp_path))
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["strategies"]["random"]["final_rmse_px"] > 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["config"]["temporal_weight"] == 0.1
+    assert seen and all(shape[0] == 2 and shape[1] == 3 for shape in seen)  # 2 pairs a step
+
+
+def test_the_temporal_loss_needs_a_video(shared_data, tmp_path):
+    from django.core.management.base import CommandError
+
+    project = tmp_path / "project"  # openfield without its video
+    (project / "videos").mkdir(parents=True)
+    for name in ("config.yaml", "labeled-data"):
+        (project / name).symlink_to(shared_data / "openfield" / name)
+    with pytest.raises(CommandError, match="temporal_weight needs a video"):
+        call_command("replay_oracle", str(project), "--preset", "tiny", "--temporal-weight",
+                     "0.1", "--out", str(tmp_path / "out"))
+    with pytest.raises(CommandError, match="temporal_video: no such file"):
+        call_command("replay_oracle", str(project), "--temporal-weight", "0.1",
+                     "--temporal-video", str(tmp_path / "missing.mp4"), "--out", str(tmp_path))

@@ -21,6 +21,7 @@ def test_overrides_reach_the_training_job(project, labeled_frames, as_user):
     {"model": {"no_such_setting": 1}},
     {"optimizer": {}},
     ["model"],
+    {"train": {"temporal_weight": 0.1}},  # a replay experiment, not for project training
 ])
 def test_bad_overrides_are_refused_and_queue_nothing(project, labeled_frames, as_user,
                                                      overrides):

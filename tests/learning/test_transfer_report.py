@@ -12,7 +12,7 @@ from tests.learning.test_import_export import make_dlc_project
 
 
 def _write_run(folder, curves, dataset="reaching", partial=False):
-    """A fake replay_oracle output folder: curves = {seed: [rmse at 10, 20, 30, 40 labels]}."""
+    """A fake replay_oracle output folder: curves = {seed: [rmse at 10, 20, 30… labels]}."""
     folder.mkdir(parents=True)
     rows = [{"dataset": dataset, "strategy": "random", "seed": seed, "round": rnd,
              "n_labels": 10 * (rnd + 1), "test_rmse_px": rmse}
@@ -90,3 +90,22 @@ def test_source_trains_on_every_label_and_names_its_parts(tmp_path, capsys):
     ckpt = load_checkpoint(str(out))
     assert ckpt["keypoint_names"] == result["keypoints"]
     assert ckpt["model_config"]["head_channels"] == 16
+
+
+def test_the_arms_can_be_named_and_bad_names_are_refused(tmp_path, capsys, monkeypatch):
+    from learning.selection import transfer_report
+
+    base = _write_run(tmp_path / "base", {0: [30, 20, 12]})
+    other = _write_run(tmp_path / "other", {0: [28, 24, 16]})
+    legends = []
+    real = transfer_report._plot
+    monkeypatch.setattr(transfer_report, "_plot",
+                        lambda *args: legends.append(args[-1]) or real(*args))
+    call_command("transfer", "compare", str(base), str(other), "--plot",
+                 str(tmp_path / "p.png"), "--names", "without, with temporal loss")
+    assert legends == [("without", "with temporal loss")]
+    assert json.loads(capsys.readouterr().out)["transfer_labels_to_scratch_final"] is None
+    with pytest.raises(CommandError, match="two names"):
+        call_command("transfer", "compare", str(base), str(other), "--plot",
+                     str(tmp_path / "q.png"), "--names", "just one")
+    assert not (tmp_path / "q.png").exists()

@@ -9,6 +9,7 @@ import pytest
 from tests.videofactory import decode_all, make_scene_video, make_video, scene_kind
 from videos.sampling import (
     FrameReadError,
+    consecutive_pairs,
     extract_frames,
     frame_filename,
     iter_frames,
@@ -173,3 +174,21 @@ def test_extract_frames_to_a_callback(clip, clip_frames):
     assert extract_frames(clip.path, [7, 2], lambda i, frame: seen.__setitem__(i, frame)) == []
     assert sorted(seen) == [2, 7]
     assert np.array_equal(seen[7], clip_frames[7])
+
+
+def test_consecutive_pairs_are_frames_t_and_t_plus_one_sharing_none(clip, clip_frames):
+    pairs = consecutive_pairs(clip.path, 10, seed=3)
+    assert len(pairs) == 10
+    rgb = [cv2.cvtColor(f, cv2.COLOR_BGR2RGB) for f in clip_frames]
+    starts = []
+    for a, b in pairs:
+        t = next(i for i, f in enumerate(rgb[:-1]) if np.array_equal(f, a))
+        assert np.array_equal(rgb[t + 1], b)
+        starts.append(t)
+    assert len(set(starts)) == 10 and all(abs(x - y) >= 2 for x in starts for y in starts
+                                           if x != y)
+    assert [a.sum() for a, _ in consecutive_pairs(clip.path, 10, seed=3)] == [
+        a.sum() for a, _ in pairs]  # seeded
+    assert len(consecutive_pairs(clip.path, 1000, seed=0)) == 45  # 90 frames: 45 pairs at most
+    # a container that claims more frames than decode: the pairs that were read are kept
+    assert len(consecutive_pairs(clip.path, 1000, seed=0, frame_count=200)) == 45

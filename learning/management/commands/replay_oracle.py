@@ -87,6 +87,14 @@ class Command(BaseCommand):
                                  "every round) from this model, transferred onto the data's "
                                  "body parts by name: an engine checkpoint (.pt), a zoo bundle "
                                  "(.zip) or a zoo entry id.")
+        parser.add_argument("--temporal-weight", type=float, dest="temporal_weight",
+                            help="Add the temporal-consistency loss on unlabeled consecutive "
+                                 "frames to every training, at this weight (default 0: off).")
+        parser.add_argument("--temporal-video", dest="temporal_video",
+                            help="Video the unlabeled frame pairs come from (default: the "
+                                 "project's videos/ folder's first video).")
+        parser.add_argument("--temporal-pool", type=int, dest="temporal_pool",
+                            help="Pairs of consecutive frames read from it (default 256).")
         multi = parser.add_argument_group("SLEAP .slp data (multi-animal)")
         multi.add_argument("--video-dir", dest="video_dir",
                            help="Folder holding the .slp file's movie (found by file name when "
@@ -132,7 +140,8 @@ class Command(BaseCommand):
                     "steps_per_round",
                     "initial_steps", "test_fraction",
                     "input_scale", "head_channels", "backbone", "threads", "hybrid_method",
-                    "warm_start", "image_scale", "device"):
+                    "warm_start", "image_scale", "device", "temporal_weight", "temporal_video",
+                    "temporal_pool"):
             if options.get(key) is not None:
                 values[key] = options[key]
         if options.get("minutes_per_round") is not None and options.get("steps_per_round") is None:
@@ -159,7 +168,7 @@ def _strategies(text: str) -> tuple[str, ...]:
 
 # Options of the other replays that a .slp replay refuses rather than ignores.
 NOT_FOR_SLP = ("image_scale", "initial_steps", "test_fraction", "input_scale", "hybrid_method",
-               "warm_start", "init_from")
+               "warm_start", "init_from", "temporal_weight", "temporal_video", "temporal_pool")
 
 
 def _replay_multi(options: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:

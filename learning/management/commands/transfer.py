@@ -33,6 +33,8 @@ class Command(BaseCommand):
         cmp.add_argument("--plot", required=True, help="PNG file to write.")
         cmp.add_argument("--title", default="")
         cmp.add_argument("--strategy", default="random")
+        cmp.add_argument("--names", default="from scratch,transfer",
+                         help="The two arms' names in the plot, comma-separated.")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -43,8 +45,12 @@ class Command(BaseCommand):
                                       head_channels=opts["head_channels"], seed=opts["seed"],
                                       threads=opts["threads"])
             else:
+                names = [n.strip() for n in opts["names"].split(",")]
+                if len(names) != 2 or not all(names):
+                    raise ValueError("--names: two names, comma-separated")
                 result = compare(opts["scratch_dir"], opts["transfer_dir"], opts["plot"],
-                                 title=opts["title"], strategy=opts["strategy"])
+                                 title=opts["title"], strategy=opts["strategy"],
+                                 names=(names[0], names[1]))
         except (ValueError, FormatError, OSError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(json.dumps(result))
