@@ -230,7 +230,7 @@ def load_multiview_data(root: str | Path, cache: str | Path, image_scale: float 
     files: dict[str, dict[str, Path]] = {}
     for name in names:
         videos = [p for p in (root / name).iterdir()
-                  if p.suffix.lower() in (".mp4", ".mov", ".avi")]
+                  if p.suffix.lower() in VIDEO_SUFFIXES]
         poses = [p for p in (root / name).iterdir() if p.suffix.lower() in (".slp", ".h5")]
         board = [p for p in videos if "calibration" in p.name.lower()]
         session = [p for p in videos if "calibration" not in p.name.lower()]
