@@ -38,9 +38,12 @@ class FramePairs(Dataset[dict[str, torch.Tensor]]):
         if not pairs:
             raise ValueError("no frame pairs")
         frames: list[np.ndarray] = []
+        kept_bytes = 0
         for pair in pairs:
-            frames += [resize_for_network(np.asarray(f), scale)[0] for f in pair]
-            if sum(f.nbytes for f in frames[-2:]) * len(frames) // 2 >= MAX_BYTES:
+            resized = [resize_for_network(np.asarray(f), scale)[0] for f in pair]
+            frames += resized
+            kept_bytes += sum(f.nbytes for f in resized)
+            if kept_bytes >= MAX_BYTES:
                 break
         self.frames = pad_to_multiple(frames)
         self.size = size
