@@ -9,7 +9,10 @@ matching animals (`--checkpoint FILE` re-measures a saved model, `--keep FILE` s
 trained one; `--precision` sets the forward passes' precision). Then the whole video is
 analysed as the platform does (decode, every animal of every frame, tracking) for the
 end-to-end frames per second, and the tracks over [C, D) are compared with the labels'
-tracks for identity switches (MOT's IDSW). The last line is one JSON object.
+tracks for identity switches (MOT's IDSW). `--diagnose` adds the checks of
+`multi_diagnosis` (unused frames of the training range, error by distance to the nearest
+training frame, rotated test frames, shifted labels).
+The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -33,16 +36,24 @@ from learning.engine.multi.checkpoint import load_predictor
 from learning.engine.multi.fitting import MultiProgress
 from learning.engine.multi.metrics import identity_switches, node_errors, oks_map
 from learning.engine.multi.precision import PRECISIONS
+from learning.engine.multi.predictor import BatchedPredictor
 from learning.engine.multi.samples import MultiSample
 from learning.engine.multi.topdown import TopDownConfig, train_topdown
 from learning.engine.multi.video import analyze_video_animals
 from learning.training.datasets import flip_pairs, local_image_path
+from learning.training.multi_diagnosis import (
+    accuracy,
+    error_by_gap,
+    error_by_label_shift,
+    error_by_rotation,
+)
 from learning.training.runs import pretrained_weights
 from projects.models import Project
 from videos.files import local_video_path
 from videos.models import Frame, Video
 from videos.sampling import spread
 
+DIAGNOSIS_FRAMES = 150  # frames per check of --diagnose
 
 def _range(text: str) -> tuple[int, int]:
     try:
@@ -73,6 +84,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Measure this saved checkpoint instead of training one.")
     parser.add_argument("--precision", choices=PRECISIONS, default=None,
                         help="Forward passes' precision (default: the model's, 'auto').")
+    parser.add_argument("--diagnose", action="store_true",
+                        help="Add `diagnosis`: the error on unused frames of the training "
+                             "range, under whole-frame rotations and against shifted labels "
+                             "(`multi_diagnosis`).")
 
 
 def _labeled(project: Project, video: Video) -> tuple[dict[int, MultiSample], dict[int, np.ndarray],
@@ -130,6 +145,27 @@ def _gt_tracks(animals: dict[int, np.ndarray], names: dict[int, list[str]], star
     return out
 
 
+def _diagnose(predictor: BatchedPredictor, samples: dict[int, MultiSample],
+              animals: dict[int, np.ndarray], train_idx: list[int], unused: list[int], want: int,
+              test_idx: list[int], test_preds: list[np.ndarray]) -> dict[str, Any]:
+    """`multi_diagnosis`'s checks, on at most DIAGNOSIS_FRAMES frames each."""
+    held_out = [i for i in unused if len(animals[i]) == want]
+    held_out = [held_out[j] for j in spread(np.arange(len(held_out)), DIAGNOSIS_FRAMES)]
+    held_preds = predictor.predict([load_image(samples[i].image_path) for i in held_out])
+    turned = [test_idx[j] for j in spread(np.arange(len(test_idx)), DIAGNOSIS_FRAMES)]
+    predicted = dict(zip(test_idx, test_preds, strict=True))
+    return {
+        "held_out_in_train_range": {"frames": len(held_out), **(accuracy(
+            held_preds, [animals[i] for i in held_out]) if held_out else {})},
+        "error_by_gap": error_by_gap({**dict(zip(held_out, held_preds, strict=True)),
+                                      **predicted}, animals, train_idx),
+        "error_by_rotation": error_by_rotation(
+            predictor.predict, [load_image(samples[i].image_path) for i in turned],
+            [animals[i] for i in turned]),
+        "error_by_label_shift": error_by_label_shift(predicted, animals),
+    }
+
+
 def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     if options["threads"]:
         torch.set_num_threads(options["threads"])
@@ -167,6 +203,10 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         predictor.config = dataclasses.replace(predictor.config, precision=options["precision"])
     preds = predictor.predict([load_image(samples[i].image_path) for i in test_idx])
     gts = [animals[i] for i in test_idx]
+    trained_on = set(train_idx)
+    diagnosis = (_diagnose(predictor, samples, animals, train_idx,
+                           [i for i in pool if i not in trained_on], want, test_idx, preds)
+                 if options["diagnose"] else None)
     mapped = oks_map(preds, gts)
     errors = np.concatenate([e for e in node_errors(preds, gts) if len(e)] or [np.zeros(0)])
     stdout.write(f"test: OKS mAP {mapped.map_oks:.3f}, median error {np.median(errors):.2f} px")
@@ -182,6 +222,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
     stdout.write(f"analysis: {len(found)} frames in {seconds:.1f} s ({fps:.1f} frames/s), "
                  f"{len(tracks.names)} tracks, {switches.count} identity switches in [{c}, {d})")
     return {
+        **({"diagnosis": diagnosis} if diagnosis is not None else {}),
         "project": project.name, "design": predictor.KIND,
         "minutes": None if options["checkpoint"] else options["minutes"],
         "precision": predictor.config.precision,

@@ -1,5 +1,5 @@
 """`bench multi`: the checkable interface of the multi-animal benchmark, for both designs, and
-re-measuring a saved model at another precision without training."""
+re-measuring a saved model at another precision, with its diagnosis, without training."""
 
 from __future__ import annotations
 
@@ -40,7 +40,19 @@ def test_bench_multi_prints_the_figures_last_and_remeasures_a_saved_model(
     assert 0.0 <= result["map_oks"] <= 1.0
     assert saved.is_file()
 
-    again = bench("--checkpoint", str(saved), "--precision", "float32")
+    assert "diagnosis" not in result
+
+    again = bench("--checkpoint", str(saved), "--precision", "float32", "--diagnose")
     assert again["design"] == design and again["precision"] == "float32"
     assert again["train_seconds"] is None and again["minutes"] is None
     assert again["n_test"] == result["n_test"]
+    diagnosis = again["diagnosis"]
+    # 20 labeled frames in [0, 40), 12 trained on: the others (with both animals) are held out
+    assert 0 < diagnosis["held_out_in_train_range"]["frames"] <= 8
+    by_gap = diagnosis["error_by_gap"]
+    assert sum(b["frames"] for b in by_gap.values()) == (
+        diagnosis["held_out_in_train_range"]["frames"] + again["n_test"])
+    assert set(diagnosis["error_by_rotation"]) == {"0", "90", "180", "270"}
+    assert set(diagnosis["error_by_label_shift"]) == {"-2", "-1", "0", "1", "2"}
+    # the unturned test frames are the test set itself
+    assert diagnosis["error_by_rotation"]["0"]["map_oks"] == again["map_oks"]
