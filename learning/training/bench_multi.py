@@ -55,6 +55,7 @@ from videos.sampling import spread
 
 DIAGNOSIS_FRAMES = 150  # frames per check of --diagnose
 
+
 def _range(text: str) -> tuple[int, int]:
     try:
         a, b = (int(x) for x in text.split(":"))
@@ -86,8 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Forward passes' precision (default: the model's, 'auto').")
     parser.add_argument("--diagnose", action="store_true",
                         help="Add `diagnosis`: the error on unused frames of the training "
-                             "range, under whole-frame rotations and against shifted labels "
-                             "(`multi_diagnosis`).")
+                             "range, by frames to the nearest training frame, under whole-frame "
+                             "rotations and against shifted labels (`multi_diagnosis`).")
 
 
 def _labeled(project: Project, video: Video) -> tuple[dict[int, MultiSample], dict[int, np.ndarray],

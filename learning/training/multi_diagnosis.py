@@ -2,10 +2,10 @@
 
 Each check reuses the trained predictor and the project's labels; none trains anything.
 
-- `held_out_in_range`: the error on labeled frames of the *training* range that were not
-  trained on (neighbours of training frames in a video) against the test range's error: a
-  large gap means the model does not carry over to later parts of the video, not that it
-  failed to fit.
+- `held_out_in_train_range` (`accuracy`): the error on labeled frames of the *training*
+  range that were not trained on (neighbours of training frames in a video) against the test
+  range's error: a large gap means the model does not carry over to other parts of the
+  video, not that it failed to fit.
 - `error_by_rotation`: the test frames turned whole by 0/90/180/270 degrees (labels turned
   with them): equal errors mean headings are not what the model lacks.
 - `error_by_gap`: the error by how many frames away the nearest training frame is: an error
