@@ -47,10 +47,14 @@ def rotate_frame(image: np.ndarray, points: np.ndarray, degrees: float
 
 def accuracy(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> dict[str, float | None]:
     """OKS mAP and the median part error (px) after matching animals, rounded."""
-    errors = [e for e in node_errors(preds, gts) if len(e)]
-    flat = np.concatenate(errors) if errors else np.zeros(0)
     return {"map_oks": round(float(oks_map(preds, gts).map_oks), 4),
-            "median_error_px": round(float(np.median(flat)), 3) if flat.size else None}
+            "median_error_px": median_error(preds, gts)}
+
+
+def median_error(preds: Sequence[np.ndarray], gts: Sequence[np.ndarray]) -> float | None:
+    """Median part error (px, rounded) after matching animals; None without a matched part."""
+    errors = [e for e in node_errors(preds, gts) if len(e)]
+    return round(float(np.median(np.concatenate(errors))), 3) if errors else None
 
 
 def error_by_rotation(predict: Predict, images: Sequence[np.ndarray],
@@ -72,9 +76,7 @@ def error_by_label_shift(preds: Mapping[int, np.ndarray], labels: Mapping[int, n
     out: dict[str, float | None] = {}
     for shift in shifts:
         pairs = [(pred, labels[i + shift]) for i, pred in preds.items() if i + shift in labels]
-        errors = [e for e in node_errors([p for p, _ in pairs], [g for _, g in pairs]) if len(e)]
-        flat = np.concatenate(errors) if errors else np.zeros(0)
-        out[f"{shift:d}"] = round(float(np.median(flat)), 3) if flat.size else None
+        out[f"{shift:d}"] = median_error([p for p, _ in pairs], [g for _, g in pairs])
     return out
 
 
@@ -96,9 +98,9 @@ def error_by_gap(preds: Mapping[int, np.ndarray], labels: Mapping[int, np.ndarra
         stop = edges[j + 1] if j + 1 < len(edges) else None
         chosen = [i for i, gap in gaps.items() if start <= gap and (stop is None or gap < stop)]
         if chosen:
-            figures = accuracy([preds[i] for i in chosen], [labels[i] for i in chosen])
             key = f"{start}-{stop - 1}" if stop is not None else f"{start}+"
-            out[key] = {"frames": len(chosen), "median_error_px": figures["median_error_px"]}
+            out[key] = {"frames": len(chosen), "median_error_px": median_error(
+                [preds[i] for i in chosen], [labels[i] for i in chosen])}
     return out
 
 
