@@ -44,9 +44,24 @@ class ProjectDataset:
     snapshot: LabelSnapshot
 
 
-def split_hash(project_id: int, frame_id: int) -> float:
-    """A stable number in [0, 1) for the frame; below TEST_FRACTION means test."""
-    digest = hashlib.blake2b(f"split:{project_id}:{frame_id}".encode(), digest_size=8).digest()
+def split_key(frame: Frame) -> str:
+    """What names the frame on any server, whatever order its project was imported in.
+
+    A video frame is its video's content hash and frame index; an imported image the path it
+    was imported from (labeled-data/m4s1/img0001.png); only a frame with neither falls back to
+    the project and frame ids. The same frames therefore get the same split in every database,
+    and in every project of one database that holds them.
+    """
+    if frame.video_id is not None and frame.frame_index is not None and frame.video.sha256:
+        return f"video:{frame.video.sha256}:{frame.frame_index}"
+    if frame.external_path:
+        return f"image:{frame.external_path}"
+    return f"id:{frame.project_id}:{frame.pk}"
+
+
+def split_hash(key: str) -> float:
+    """A stable number in [0, 1) for a frame's split_key; below TEST_FRACTION means test."""
+    digest = hashlib.blake2b(f"split:{key}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") / 2**64
 
 
@@ -62,11 +77,12 @@ def labeled_frame_ids(project: Project) -> list[int]:
 def assign_splits(project: Project, frame_ids: Iterable[int]) -> dict[int, str]:
     """Give each frame without one a fixed split, and return frame id → split for all of them.
 
-    A new frame goes to test when its hash is below TEST_FRACTION. Once the project has at
-    least MIN_FRAMES_FOR_TEST assigned frames and none in test, the new frame with the lowest
-    hash goes to test instead. Existing assignments are never changed. Atomic: rows are
-    inserted with INSERT … ON CONFLICT DO NOTHING on the unique frame column, and re-read,
-    so two concurrent calls agree on whichever assignment was written first.
+    A new frame goes to test when the hash of its split_key is below TEST_FRACTION. Once the
+    project has at least MIN_FRAMES_FOR_TEST assigned frames and none in test, the new frame
+    with the lowest hash goes to test instead. Existing assignments are never changed.
+    Atomic: rows are inserted with INSERT … ON CONFLICT DO NOTHING on the unique frame
+    column, and re-read, so two concurrent calls agree on whichever assignment was written
+    first.
     """
     ids = sorted(set(int(f) for f in frame_ids))
     with transaction.atomic():
@@ -75,14 +91,16 @@ def assign_splits(project: Project, frame_ids: Iterable[int]) -> dict[int, str]:
         )
         new = [f for f in ids if f not in existing]
         if new:
-            hashes = {f: split_hash(project.pk, f) for f in new}
+            frames = Frame.objects.filter(pk__in=new, project=project).select_related("video")
+            hashes = {f.pk: split_hash(split_key(f)) for f in frames}
+            new = sorted(hashes)
             splits = {f: SplitName.TEST if h < TEST_FRACTION else SplitName.TRAIN
                       for f, h in hashes.items()}
             assigned = SplitAssignment.objects.filter(project=project)
             n_total = assigned.count() + len(new)
             has_test = SplitName.TEST in splits.values() or assigned.filter(
                 split=SplitName.TEST).exists()
-            if n_total >= MIN_FRAMES_FOR_TEST and not has_test:
+            if new and n_total >= MIN_FRAMES_FOR_TEST and not has_test:
                 splits[min(new, key=hashes.__getitem__)] = SplitName.TEST
             SplitAssignment.objects.bulk_create(
                 [SplitAssignment(project=project, frame_id=f, split=s) for f, s in splits.items()],

@@ -9,8 +9,11 @@ from learning.training.datasets import (
     build_dataset,
     flip_pairs,
     labeled_frame_ids,
+    split_hash,
+    split_key,
 )
-from tests.factories import UserFactory
+from tests.factories import ProjectFactory, UserFactory
+from videos.models import Frame, FrameOrigin, Video
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +41,39 @@ def test_splits_are_assigned_once_even_when_asked_again(project, labeled_frames)
     assert again[frames[0].pk] == "test"
     assert {k: v for k, v in again.items() if k != frames[0].pk} == {
         k: v for k, v in first.items() if k != frames[0].pk}
+
+
+def test_the_same_frames_get_the_same_split_in_any_project_and_import_order(
+        project, labeled_frames):
+    # project A first, then B with the same images: B's project and frame ids all differ
+    # (the id-keyed hash of earlier versions gave B another split)
+    first = labeled_frames(project, 60, label=False)
+    splits_a = assign_splits(project, [f.pk for f in first])
+    other = ProjectFactory()
+    second = labeled_frames(other, 60, label=False)
+    assign_splits(other, [f.pk for f in reversed(second)])
+    splits_b = dict(SplitAssignment.objects.filter(project=other)
+                    .values_list("frame__external_path", "split"))
+    by_path_a = {f.external_path: splits_a[f.pk] for f in first}
+    assert by_path_a == splits_b
+    expected = {f.external_path for f in first if split_hash(split_key(f)) < 0.1}
+    assert expected and {p for p, s in by_path_a.items() if s == "test"} == expected
+
+
+def test_split_key_names_video_frames_by_content_and_others_by_id(project):
+    video = Video.objects.create(project=project, name="a.mp4", sha256="ab" * 32, size_bytes=1,
+                                 fps=30.0, frame_count=10, width=8, height=8)
+    on_video = Frame.objects.create(project=project, video=video, frame_index=7, image="x.png",
+                                    width=8, height=8, origin=FrameOrigin.EXTRACTED)
+    imported = Frame(project=project, image="y.png", width=8, height=8,
+                     origin=FrameOrigin.IMPORTED, external_path="labeled-data/s/img1.png")
+    bare = Frame.objects.create(project=project, image="z.png", width=8, height=8,
+                                origin=FrameOrigin.IMPORTED)
+    assert split_key(on_video) == f"video:{'ab' * 32}:7"
+    assert split_key(imported) == "image:labeled-data/s/img1.png"
+    assert split_key(bare) == f"id:{project.pk}:{bare.pk}"
+    assert 0 <= split_hash(split_key(on_video)) < 1
+    assert split_hash("image:a") != split_hash("image:b")
 
 
 def _points(project, states, xy=(10.0, 20.0)):
