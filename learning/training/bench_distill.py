@@ -80,6 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-frames", type=int, default=300)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads.")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="Training seed of the networks trained here (initial weights, which "
+                             "human labels validate, shuffling, augmentation); runs that differ "
+                             "only in it show the spread.")
     parser.add_argument("--save", type=Path, default=None,
                         help="Folder to keep teacher.pt, student.pt and the student bundle in.")
 
@@ -118,7 +122,10 @@ def _teacher(options: dict[str, Any], project: Project, data: ProjectDataset,
 
 
 def _overrides(options: dict[str, Any]) -> dict[str, Any]:
-    return {"num_threads": options["threads"]} if options.get("threads") else {}
+    out: dict[str, Any] = {"seed": options.get("seed") or 0}
+    if options.get("threads"):
+        out["num_threads"] = options["threads"]
+    return out
 
 
 def _fps(model: PoseNet, cfg: ModelConfig, video: str, frames: int, batch: int,
@@ -278,6 +285,7 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "gpu": gpu_name(),
         "fps_runner": fps_runner,
         "fps_batch": options["batch"],
+        "seed": options.get("seed") or 0,
         "teacher": {"backbone": teacher_cfg.backbone, "head_channels": teacher_cfg.head_channels,
                     "input_scale": teacher_cfg.input_scale, "minutes": options["teacher_minutes"],
                     "training_s": round(teacher_s, 1),

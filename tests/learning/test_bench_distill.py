@@ -25,8 +25,9 @@ def test_bench_distill_prints_the_figures_last(project, labeled_frames, tmp_path
     call_command("bench", "distill", "--project", project.name, "--teacher-minutes", "0.03",
                  "--student-minutes", "0.03", "--frames", "12", "--head-channels", "16",
                  "--fps-frames", "32", "--latency-frames", "10", "--video", str(clip.path),
-                 "--save", str(tmp_path / "saved"), stdout=out)
+                 "--save", str(tmp_path / "saved"), "--seed", "3", stdout=out)
     result = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert result["seed"] == 3
     for key in KEYS:
         assert key in result, key
     assert result["student_fps_end_to_end"] > 0 and result["teacher_fps_end_to_end"] > 0
@@ -47,6 +48,13 @@ def test_bench_distill_prints_the_figures_last(project, labeled_frames, tmp_path
                  "--fps-frames", "16", "--latency-frames", "5", stdout=again)
     second = json.loads(again.getvalue().strip().splitlines()[-1])
     assert second["student_test_rmse_px"] == pytest.approx(result["student_test_rmse_px"])
+
+
+def test_bench_distill_trains_with_the_seed_and_threads_asked():
+    from learning.training.bench_distill import _overrides
+
+    assert _overrides({"seed": 3, "threads": 2}) == {"seed": 3, "num_threads": 2}
+    assert _overrides({"seed": None, "threads": None}) == {"seed": 0}
 
 
 @pytest.mark.django_db
