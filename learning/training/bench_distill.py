@@ -274,6 +274,9 @@ def run(options: dict[str, Any], stdout: TextIO) -> dict[str, Any]:
         "teacher_test_rmse_px": extra["teacher_test_rmse_px"],
         "student_test_rmse_px": metrics["test_rmse_px"],
         "student_train_rmse_px": metrics["train_rmse_px"],
+        "per_bodypart_test_rmse_px": {
+            "teacher": teacher_metrics["per_bodypart_test_rmse_px"],
+            "student": metrics["per_bodypart_test_rmse_px"]},
         "teacher_fps_end_to_end": round(fps_teacher, 2),
         "student_fps_end_to_end": round(fps_student, 2),
         "student_fps_decoded_frames": None if in_memory is None else round(in_memory, 2),

@@ -28,6 +28,9 @@ def test_bench_distill_prints_the_figures_last(project, labeled_frames, tmp_path
                  "--save", str(tmp_path / "saved"), "--seed", "3", stdout=out)
     result = json.loads(out.getvalue().strip().splitlines()[-1])
     assert result["seed"] == 3
+    by_part = result["per_bodypart_test_rmse_px"]
+    assert set(by_part["teacher"]) == set(by_part["student"]) == {
+        "snout", "leftear", "rightear", "tailbase"}
     for key in KEYS:
         assert key in result, key
     assert result["student_fps_end_to_end"] > 0 and result["teacher_fps_end_to_end"] > 0
