@@ -45,6 +45,18 @@ def test_review_reject_then_correct(lab, open_tab, live_server):
     page.mouse.move(*screen_of(page, frame, snout[0] - 5, snout[1] + 4), steps=5)
     page.mouse.up()
     page.wait_for_selector("#save-state[data-kind=dirty]")
+    # The keyboard rules shared with the labeling page (ui.js `sharedKeys`): the open help
+    # takes every key until Escape closes it; Ctrl+Z / Ctrl+Shift+Z undo and redo the drag.
+    page.keyboard.press("?")
+    page.wait_for_selector("#help:not([hidden])")
+    page.keyboard.press("a")  # not "accept" while the help is open
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#help", state="hidden")
+    assert page.get_attribute("#review-app", "data-label-id") == str(second.pk)
+    page.keyboard.press("Control+z")
+    page.wait_for_selector("#save-state[data-kind=saved]")
+    page.keyboard.press("Control+Shift+z")
+    page.wait_for_selector("#save-state[data-kind=dirty]")
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / "review.png"))
     page.keyboard.press("c")

@@ -9,7 +9,7 @@ import { ABSENT, History, OCCLUDED, VISIBLE } from "./points.js";
 import { Saver } from "./saver.js";
 import { ModelWatch, refreshProgress, Stopwatch } from "./status.js";
 import { ImageControls } from "./controls.js";
-import { askReason, el, releaseFocusAfterClicks, Toast, toggleHelp, typingInto } from "./ui.js";
+import { askReason, el, releaseFocusAfterClicks, sharedKeys, Toast, toggleHelp } from "./ui.js";
 import { Viewer, loadImage } from "./viewer.js";
 
 const root = document.getElementById("label-app");
@@ -819,25 +819,8 @@ const KEYS = {
 };
 
 function onKey(event) {
-  if (typingInto(event.target) || event.altKey) return;
-  const help = $("help");
-  if (!help.hidden) {
-    if (["Escape", "?", "h"].includes(event.key)) toggleHelp(help, false);
-    event.preventDefault();
-    return;
-  }
+  if (sharedKeys(event, { undo, redo }) || state.drag) return;
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-  if (event.ctrlKey || event.metaKey) {
-    if (key === "z" && !event.shiftKey) undo();
-    else if ((key === "z" && event.shiftKey) || key === "y") redo();
-    else return;
-    event.preventDefault();
-    return;
-  }
-  // Sliders keep their arrow keys; buttons keep Enter and Space.
-  if (event.target.matches?.("input[type=range]") && event.key.startsWith("Arrow")) return;
-  if (event.target.closest?.("button, a") && (event.key === "Enter" || event.key === " ")) return;
-  if (state.drag) return;
   let handled = true;
   if (/^[1-9]$/.test(event.key)) select(Number(event.key) - 1);
   else if (event.key === "Tab") step(event.shiftKey ? -1 : 1);

@@ -11,7 +11,7 @@ import {
 } from "./overlay.js";
 import { ABSENT, History, OCCLUDED, PointSet, VISIBLE } from "./points.js";
 import { ModelWatch } from "./status.js";
-import { ago, askReason, duration, el, releaseFocusAfterClicks, Toast, toggleHelp, typingInto } from "./ui.js";
+import { ago, askReason, duration, el, releaseFocusAfterClicks, sharedKeys, Toast, toggleHelp } from "./ui.js";
 import { Viewer, loadImage } from "./viewer.js";
 
 const root = document.getElementById("review-app");
@@ -453,24 +453,9 @@ function onKey(event) {
     event.target.blur();
     return;
   }
-  if (typingInto(event.target) || event.altKey) return;
-  const help = $("help");
-  if (!help.hidden) {
-    if (["Escape", "?", "h"].includes(event.key)) toggleHelp(help, false);
-    event.preventDefault();
-    return;
-  }
+  const activators = "button, a, input[type=checkbox]";
+  if (sharedKeys(event, { undo, redo, activators }) || state.drag) return;
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-  if (event.ctrlKey || event.metaKey) {
-    if (key === "z" && !event.shiftKey) undo();
-    else if ((key === "z" && event.shiftKey) || key === "y") redo();
-    else return;
-    event.preventDefault();
-    return;
-  }
-  if (event.target.matches?.("input[type=range]") && event.key.startsWith("Arrow")) return;
-  if (event.target.closest?.("button, a, input[type=checkbox]") && (event.key === "Enter" || event.key === " ")) return;
-  if (state.drag) return;
   let handled = true;
   const n = state.parts.length;
   if (/^[1-9]$/.test(event.key)) select(Number(event.key) - 1);

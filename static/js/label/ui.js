@@ -97,6 +97,30 @@ export function typingInto(target) {
   return target.closest("dialog[open]") !== null;
 }
 
+// The keyboard rules both workspaces apply before their own shortcuts: text fields and Alt
+// chords keep their keys; while the help is open a key only closes it; Ctrl/Cmd+Z undoes and
+// Ctrl/Cmd+Shift+Z or Ctrl/Cmd+Y redoes; sliders keep their arrows, and focused `activators`
+// (buttons, links…) keep Enter and Space. True when the page's own shortcuts must not run.
+export function sharedKeys(event, { undo, redo, activators = "button, a" }) {
+  if (typingInto(event.target) || event.altKey) return true;
+  const help = document.getElementById("help");
+  if (!help.hidden) {
+    if (["Escape", "?", "h"].includes(event.key)) toggleHelp(help, false);
+    event.preventDefault();
+    return true;
+  }
+  if (event.ctrlKey || event.metaKey) {
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    if (key === "z" && !event.shiftKey) undo();
+    else if ((key === "z" && event.shiftKey) || key === "y") redo();
+    else return true;
+    event.preventDefault();
+    return true;
+  }
+  if (event.target.matches?.("input[type=range]") && event.key.startsWith("Arrow")) return true;
+  return Boolean(event.target.closest?.(activators)) && (event.key === "Enter" || event.key === " ");
+}
+
 // Buttons clicked with the mouse give focus back to the page, so the next key is a shortcut.
 export function releaseFocusAfterClicks(root) {
   root.addEventListener("click", (event) => {
