@@ -26,10 +26,40 @@ TRUNK_KEYS = ("backbone", "head_channels", "heatmap_stride")
 _HEADS = ("heatmap.", "locref.")
 
 
+# Words that name a side, wherever they stand in a part's name ("Ear_L", "left ear", "earLeft").
+_SIDES = {"l": "left", "left": "left", "r": "right", "right": "right"}
+# The same point under two common names; the key uses the second.
+_SYNONYMS = {"snout": "nose", "tailroot": "tailbase"}
+
+
+def _words(name: str) -> list[str]:
+    """Lower-case words of a name split at separators, camelCase and digits
+    ("forelegL1" -> foreleg, l, 1; "Tail-Base" -> tail, base)."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])", " ",
+                    name)
+    return [w.casefold() for w in re.split(r"[\s_\-.:/]+", spaced) if w]
+
+
 def normalise_name(name: str) -> str:
-    """Comparison key of a body part name: case, spaces, "_" and "-" ignored
-    ("Left_Ear" == "left ear" == "leftear")."""
-    return re.sub(r"[\s_\-]+", "", name).casefold()
+    """Comparison key of a body part name: case and separators ignored, the side read from
+    "left"/"right"/"L"/"R" wherever it stands, "snout" taken as "nose" ("Left_Ear" ==
+    "left ear" == "leftear" == "Ear_L" == "earLeft"; "leftear" != "rightear")."""
+    words = _words(name)
+    side = ""
+    rest: list[str] = []
+    for word in words:
+        if word in _SIDES and not side:
+            side = _SIDES[word]
+            continue
+        glued = next((s for s in ("left", "right") if word != s and
+                      (word.startswith(s) or word.endswith(s))), None)
+        if glued and not side:  # "leftear", "earright"
+            side = glued
+            word = word.removeprefix(glued) if word.startswith(glued) else word.removesuffix(glued)
+        rest.append(word)
+    body = "".join(rest)
+    body = _SYNONYMS.get(body, body)
+    return f"{side}:{body}" if side else body
 
 
 def default_mapping(source_names: Sequence[str],

@@ -39,6 +39,24 @@ def test_name_normalisation_and_default_mapping() -> None:
     assert mapping == {"tail base": "Tail-Base", "SNOUT": "Snout", "paw": None}
 
 
+def test_names_match_across_naming_conventions() -> None:
+    """DeepLabCut's openfield names against SLEAP's mouse skeleton: the side may be a word or
+    a letter anywhere in the name, "snout" is "nose"; a different point stays unmatched."""
+    dlc = ["snout", "leftear", "rightear", "tailbase"]
+    sleap = ["Nose", "Ear_R", "Ear_L", "Tail_0", "TailTip", "Haunch_left"]
+    assert default_mapping(dlc, sleap) == {"Nose": "snout", "Ear_R": "rightear",
+                                           "Ear_L": "leftear", "Tail_0": None,
+                                           "TailTip": None, "Haunch_left": None}
+    assert normalise_name("earLeft") == normalise_name("L_ear") == normalise_name("leftear")
+    assert normalise_name("front_left_paw") == normalise_name("left front paw")
+    assert normalise_name("TailBase") == normalise_name("tail_base") == normalise_name("tailroot")
+    # flies: legs named by side letter and number
+    assert normalise_name("forelegL1") == normalise_name("foreleg_L_1")
+    assert len({normalise_name(n) for n in ["forelegL1", "forelegR1", "midlegL1", "forelegL2"]}) \
+        == 4
+    assert normalise_name("rear") != normalise_name("ear_R")  # "r" counts only as a word
+
+
 def test_matched_heads_copied_unmatched_fresh_backbone_equal(tmp_path) -> None:
     ckpt = _ckpt(tmp_path)
     state = ckpt["state_dict"]
