@@ -496,7 +496,9 @@ class _Replay:
             "n_labels": len(labeled), "test_rmse_px": round(rmse, 4),
             "train_s": round(train_s, 1), "select_s": round(select_s, 1),
             "picked_err_px": round(errors[0], 3), "pool_err_px": round(errors[1], 3),
-            "picked": ";".join(Path(self.data.names[r]).name for r in picked),
+            # file and folder: frames are numbered alike in every video's or camera's folder
+            # ("m4s1/img0001.png", "back/0008.png")
+            "picked": ";".join("/".join(Path(self.data.names[r]).parts[-2:]) for r in picked),
         })
         if self.partial is not None:  # survives an interrupted run
             with self.partial.open("a") as fh:

@@ -68,3 +68,14 @@ def test_views3d_picks_the_views_the_model_gets_wrong(monkeypatch, tmp_path):
 def test_views3d_needs_multicamera_data(tmp_path):
     with pytest.raises(ValueError, match="multi-camera"):
         oracle.load_data(tmp_path, ReplayConfig(strategies=("random", "views3d")), tmp_path)
+
+
+def test_a_picked_view_is_recorded_with_its_camera(tmp_path):
+    """Frame files are numbered alike in every camera's folder: the CSV keeps the folder."""
+    data, _ = _data()
+    state = oracle._Replay(data, ReplayConfig(strategies=("random",), batch=2), str(tmp_path),
+                           lambda m: None)
+    cam1 = data.names.index("cam1/4")
+    cam2 = data.names.index("cam2/4")
+    state.record("random", 0, 1, [cam1, cam2], 3.0, 1.0, 0.0, [cam1, cam2])
+    assert state.rows[-1]["picked"] == "cam1/4;cam2/4"
