@@ -161,6 +161,14 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
+def strategy_rng(seed: int, strategy_index: int) -> np.random.Generator:
+    """A strategy's own random stream in one seed's replay, independent of the initial draw
+    (`default_rng(seed)`) and of the other strategies'. Not `default_rng([seed, index])`: for
+    index 0 that is the initial draw's stream again, so "random" picked the initial frames'
+    neighbours in round 1 (fixed 2026-12-05)."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(strategy_index,)))
+
+
 @dataclass
 class OracleData:
     """The labeled project as engine samples, in file order."""
@@ -515,7 +523,7 @@ class _Replay:
                                         self.cfg.initial_steps)
         rmse0 = self.test_rmse(model0)
         for strategy in self.cfg.strategies:
-            srng = np.random.default_rng([seed, STRATEGIES.index(strategy)])
+            srng = strategy_rng(seed, STRATEGIES.index(strategy))
             labeled, model, ckpt, previous = list(initial), model0, ckpt0, None
             self.record(strategy, seed, 0, labeled, rmse0, secs0, 0.0, initial)
             for rnd in range(1, self.cfg.rounds + 1):

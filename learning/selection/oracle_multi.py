@@ -57,7 +57,7 @@ from learning.engine.selection import default_radius, hybrid_pick
 from learning.engine.train import resolve_device
 from learning.formats.sleap import SlpContents, SlpFrame, read_slp_instances
 from learning.selection import replay_files
-from learning.selection.oracle import _extract_frames, infer_flip_pairs
+from learning.selection.oracle import _extract_frames, infer_flip_pairs, strategy_rng
 from learning.selection.replay_files import pyplot, write_rows_csv
 
 STRATEGIES: tuple[str, ...] = ("random", "uniform", "active")
@@ -368,7 +368,7 @@ class _MultiReplay:
         model0, secs0 = self.fit(initial, seed)
         figures0 = self.evaluate(model0)
         for strategy in self.cfg.strategies:
-            srng = np.random.default_rng([seed, STRATEGIES.index(strategy)])
+            srng = strategy_rng(seed, STRATEGIES.index(strategy))
             labeled, model = list(initial), model0
             self.record(strategy, seed, 0, labeled, figures0, secs0, 0.0, initial)
             for rnd in range(1, self.cfg.rounds + 1):

@@ -66,6 +66,28 @@ def _replay_state(**config):
     return _Replay(data, ReplayConfig(**config), "/nonexistent", lambda line: None)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_selection_does_not_replay_the_initial_draw(monkeypatch, seed):
+    """Random selection draws from a stream of its own. It once used the initial draw's stream
+    again (`default_rng([seed, 0])` is `default_rng(seed)`), so round 1 took the neighbours of
+    the initial frames in the pool, near-copies in a video (training is stubbed out here)."""
+    samples = [PoseSample.from_keypoints(f"f{i:03d}.png", np.zeros((2, 2))) for i in range(400)]
+    data = OracleData("toy", [s.image_path for s in samples], samples, ["a", "b"], [(0, 1)], ())
+    state = _Replay(data, ReplayConfig(strategies=("random",), initial=4, batch=4, rounds=2),
+                    "/nonexistent", lambda line: None)
+    monkeypatch.setattr(_Replay, "fit", lambda self, *args, **kw: (None, None, 0.0))
+    monkeypatch.setattr(_Replay, "test_rmse", lambda self, model: 1.0)
+    monkeypatch.setattr(_Replay, "frame_errors",
+                        lambda self, model, rows: np.ones(len(rows)))
+    state.run_seed(seed)
+    position = {name: i for i, name in enumerate(data.names[r] for r in state.pool)}
+    picked = {row["round"]: [position[n] for n in row["picked"].split(";")]
+              for row in state.rows}
+    assert len(picked[1]) == 4 and not set(picked[0]) & set(picked[1])
+    near = [p for p in picked[1] if min(abs(p - q) for q in picked[0]) <= 4]
+    assert len(near) < 4, f"round 1 took the initial frames' neighbours: {picked}"
+
+
 def test_step_budget_becomes_whole_epochs():
     state = _replay_state(steps_per_round=100, initial_steps=400)
     # 20 labels in batches of 8 (last one dropped): 2 steps an epoch
