@@ -192,3 +192,14 @@ def test_a_published_model_travels_by_bundle_and_analyses_a_new_project_with_no_
     trained = pi.get(f"projects/{pid}/models/{started['version']['id']}/")
     assert trained["status"] == "ready", trained
     assert trained["parent"] == adopted["id"], trained
+
+    # 8. Another lab names the same points the SLEAP way: adopting the entry with no mapping
+    #    still starts every head from the zoo model (the side read from "_L"/"_R", snout = nose).
+    sleap_names = ["Nose", "Ear_L", "Ear_R", "Tail_Base"]
+    other = pi.create_project("System zoo, SLEAP names", [{"name": n} for n in sleap_names],
+                              [], [["Ear_L", "Ear_R"]], retrain_after_labels=0, input_scale=1.0)
+    named = pi.post(f"projects/{other['id']}/models/adopt/", {"zoo_entry": imported["id"]},
+                    expect=(201,))
+    assert named["status"] == "ready" and named["metrics"]["transfer"]["fresh"] == [], named
+    assert named["metrics"]["transfer"]["matched"] == dict(zip(sleap_names, BODYPARTS,
+                                                               strict=True))
